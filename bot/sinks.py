@@ -1,0 +1,125 @@
+"""Where relayed messages go: the `Sink` seam, plus in-memory and terminal sinks.
+
+The relay engine only ever posts, edits or deletes through a Sink, so the same engine runs on Discord
+(`bot.app.DiscordSink`), in tests (`MemorySink`) and in `python -m bot simulate` (`TerminalSink`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+from dataclasses import dataclass, field, replace
+from typing import Protocol, TextIO
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message as it should appear in a target channel."""
+
+    content: str  # at most 2000 characters
+    author_name: str
+    avatar_url: str | None = None
+    reply_to: int | None = None  # id of the relayed counterpart in the same target channel
+    rtl: bool = False
+
+
+class SinkError(Exception):
+    """A post/edit/delete failed; `retryable` says whether trying again later may help."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class Sink(Protocol):
+    async def post(self, channel_id: int, message: Outgoing) -> int:
+        """Post and return the new message id."""
+        ...
+
+    async def edit(self, channel_id: int, message_id: int, message: Outgoing) -> None: ...
+
+    async def delete(self, channel_id: int, message_id: int) -> None: ...
+
+
+@dataclass
+class Posted:
+    id: int
+    channel_id: int
+    message: Outgoing
+    deleted: bool = False
+    edits: int = 0
+
+
+@dataclass
+class MemorySink:
+    """Keeps every channel's messages in memory; used by tests and the benchmark.
+
+    `latency` adds a delay per call (a stand-in for Discord's round trip); `fail_next` makes the next
+    N calls raise a retryable SinkError.
+    """
+
+    latency: float = 0.0
+    fail_next: int = 0
+    messages: dict[int, Posted] = field(default_factory=dict)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(10_000_000))
+
+    async def _call(self) -> None:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise SinkError("simulated outage")
+
+    async def post(self, channel_id: int, message: Outgoing) -> int:
+        await self._call()
+        posted = Posted(next(self._ids), channel_id, message)
+        self.messages[posted.id] = posted
+        return posted.id
+
+    async def edit(self, channel_id: int, message_id: int, message: Outgoing) -> None:
+        await self._call()
+        posted = self.messages[message_id]
+        posted.message = message
+        posted.edits += 1
+
+    async def delete(self, channel_id: int, message_id: int) -> None:
+        await self._call()
+        self.messages[message_id].deleted = True
+
+    def channel(self, channel_id: int) -> list[Outgoing]:
+        """Visible messages of a channel, oldest first."""
+        return [
+            p.message
+            for p in sorted(self.messages.values(), key=lambda p: p.id)
+            if p.channel_id == channel_id and not p.deleted
+        ]
+
+    def texts(self, channel_id: int) -> list[str]:
+        return [m.content for m in self.channel(channel_id)]
+
+
+@dataclass
+class TerminalSink(MemorySink):
+    """A MemorySink that also prints each action, labelled with the channel's name."""
+
+    names: dict[int, str] = field(default_factory=dict)
+    out: TextIO = sys.stdout
+
+    def _print(self, channel_id: int, tag: str, message: Outgoing | None) -> None:
+        label = self.names.get(channel_id, str(channel_id))
+        body = f"{message.author_name}: {message.content}" if message else ""
+        print(f"[#{label}] {tag}{body}", file=self.out, flush=True)
+
+    async def post(self, channel_id: int, message: Outgoing) -> int:
+        message_id = await super().post(channel_id, message)
+        self._print(channel_id, "", message)
+        return message_id
+
+    async def edit(self, channel_id: int, message_id: int, message: Outgoing) -> None:
+        await super().edit(channel_id, message_id, message)
+        self._print(channel_id, "(edited) ", message)
+
+    async def delete(self, channel_id: int, message_id: int) -> None:
+        await super().delete(channel_id, message_id)
+        self._print(channel_id, "(deleted) ", replace(self.messages[message_id].message, content="—"))

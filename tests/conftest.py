@@ -1,0 +1,51 @@
+"""Shared fixtures: a real SQLite store in tmp_path and a real LibreTranslate-compatible server."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import Settings
+from bot.sinks import MemorySink
+from bot.store import Store
+from bot.testserver import FakeLibre, ServerThread
+from bot.translation import build_translator
+
+
+@pytest.fixture
+def libre():
+    """The fake LibreTranslate server; configure it through `libre.fake` (latency, faults, dictionary)."""
+    with ServerThread(FakeLibre()) as server:
+        yield server
+
+
+@pytest.fixture
+async def store(tmp_path):
+    store = await Store.open(tmp_path / "concord.db")
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def settings(libre, tmp_path) -> Settings:
+    """Settings that route every language to the fake server, with quick retries and a short deadline."""
+    return Settings(
+        _env_file=None,
+        database=tmp_path / "concord.db",
+        translator="libre",
+        fallbacks=[],
+        libre_url=libre.url,
+        translate_timeout=2.0,
+        translate_retries=1,
+    )
+
+
+@pytest.fixture
+def translator(settings, store):
+    service = build_translator(settings, store)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def sink() -> MemorySink:
+    return MemorySink()

@@ -1,0 +1,228 @@
+"""The relay engine end to end: real store, real deep-translator against the fake LibreTranslate, memory sink."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+from bot.relay import Attachment, Incoming, RelayEngine
+from bot.sinks import MemorySink
+from bot.store import Store
+
+MAIN, ES, VI, ZH = 100, 101, 102, 103
+ids = itertools.count(1)
+
+
+@pytest.fixture
+async def meeting(store: Store):
+    meeting = await store.create_meeting(guild_id=1, name="ELAC")
+    for channel, language in ((MAIN, "en"), (ES, "es"), (VI, "vi"), (ZH, "zh-TW")):
+        await store.link_channel(channel, meeting.id, language)
+    return meeting
+
+
+@pytest.fixture
+async def engine(store, translator, sink, meeting):
+    engine = RelayEngine(store, translator, sink, retry_every=0, sink_backoff=0.01)
+    await engine.start()
+    yield engine
+    await engine.close()
+
+
+def say(channel: int, text: str, author: str = "Carmen", **extra) -> Incoming:
+    return Incoming(next(ids), channel, author_id=7, author_name=author, content=text, **extra)
+
+
+async def test_facilitator_message_reaches_every_language_channel(engine, sink: MemorySink):
+    await engine.handle_message(say(MAIN, "Welcome to the ELAC meeting."))
+    await engine.drain()
+    assert sink.texts(ES) == ["[es] Welcome to the ELAC meeting."]
+    assert sink.texts(VI) == ["[vi] Welcome to the ELAC meeting."]
+    assert sink.texts(ZH) == ["[zh-Hant] Welcome to the ELAC meeting."]
+    assert sink.texts(MAIN) == []
+    assert {m.author_name for ch in (ES, VI, ZH) for m in sink.channel(ch)} == {"Carmen"}
+
+
+async def test_parent_message_reaches_english_and_the_other_families(engine, sink, libre):
+    await engine.handle_message(say(VI, "Con tôi cần giúp đỡ.", author="Lan"))
+    await engine.drain()
+    assert sink.texts(MAIN) == ["[en] Con tôi cần giúp đỡ."]
+    assert sink.texts(ES) == ["[es] Con tôi cần giúp đỡ."]
+    assert sink.texts(ZH) == ["[zh-Hant] Con tôi cần giúp đỡ."]
+    assert sink.texts(VI) == []
+    assert sink.channel(MAIN)[0].author_name == "Lan · Tiếng Việt"
+    assert {(c.source, c.target) for c in libre.fake.calls} == {("vi", "en"), ("vi", "es"), ("vi", "zh-Hant")}
+
+
+async def test_edit_in_main_channel_updates_every_language_channel(engine, sink):
+    msg = say(MAIN, "The meeting starts at 6.")
+    await engine.handle_message(msg)
+    await engine.drain()
+    assert await engine.handle_edit(MAIN, msg.message_id, "The meeting starts at 7.")
+    await engine.drain()
+    for channel, tag in ((ES, "es"), (VI, "vi"), (ZH, "zh-Hant")):
+        assert sink.texts(channel) == [f"[{tag}] The meeting starts at 7."]
+    assert all(p.edits == 1 for p in sink.messages.values())
+
+
+async def test_delete_in_main_channel_removes_every_copy(engine, sink):
+    msg = say(MAIN, "Oops, wrong room.")
+    await engine.handle_message(msg)
+    await engine.drain()
+    assert await engine.handle_delete(MAIN, msg.message_id)
+    await engine.drain()
+    assert sink.texts(ES) == sink.texts(VI) == sink.texts(ZH) == []
+    assert len(sink.messages) == 3 and all(p.deleted for p in sink.messages.values())
+
+
+async def test_edit_arriving_before_the_first_delivery_ends_with_the_edited_text(engine, sink, libre):
+    libre.fake.latency = 0.2
+    msg = say(MAIN, "Draft")
+    await engine.handle_message(msg)
+    await engine.handle_edit(MAIN, msg.message_id, "Final")
+    await engine.drain()
+    assert sink.texts(ES) == ["[es] Final"]
+
+
+async def test_reply_points_at_the_relayed_counterpart_in_each_channel(engine, sink):
+    question = say(VI, "Khi nào có kết quả ELPAC?", author="Lan")
+    await engine.handle_message(question)
+    await engine.drain()
+    # The facilitator answers by replying to the relayed copy in the main channel.
+    relayed_in_main = sink.channel(MAIN)
+    relayed_main_id = next(p.id for p in sink.messages.values() if p.channel_id == MAIN)
+    answer = say(MAIN, "In June.", reply_to=relayed_main_id)
+    await engine.handle_message(answer)
+    await engine.drain()
+    assert relayed_in_main
+    # In the Vietnamese channel the answer replies to Lan's own original message.
+    assert sink.channel(VI)[-1].reply_to == question.message_id
+    es_question_id = next(p.id for p in sink.messages.values() if p.channel_id == ES)
+    assert sink.channel(ES)[-1].reply_to == es_question_id
+
+
+async def test_order_is_kept_when_an_earlier_translation_finishes_last(engine, sink, libre):
+    libre.fake.delay_for = lambda q, target: 0.5 if q.startswith("first") else 0.0
+    await engine.handle_message(say(MAIN, "first, the agenda"))
+    await engine.handle_message(say(MAIN, "second, the budget"))
+    await engine.handle_message(say(MAIN, "third, questions"))
+    await engine.drain()
+    for channel, tag in ((ES, "es"), (VI, "vi"), (ZH, "zh-Hant")):
+        assert sink.texts(channel) == [f"[{tag}] first, the agenda", f"[{tag}] second, the budget",
+                                       f"[{tag}] third, questions"]  # fmt: skip
+
+
+async def test_fan_out_costs_one_round_trip_not_one_per_language(engine, sink, libre):
+    libre.fake.latency = 0.3
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await engine.handle_message(say(MAIN, "Parallel please"))
+    await engine.drain()
+    # Three languages in sequence would take 0.9 s; in parallel it is one round trip.
+    assert loop.time() - started < 0.75
+    assert len(sink.messages) == 3
+
+
+async def test_relayed_copies_and_bots_are_never_relayed_again(engine, sink, store):
+    await engine.handle_message(say(MAIN, "Hello"))
+    await engine.drain()
+    copy = next(iter(sink.messages.values()))
+    echoed = Incoming(copy.id, copy.channel_id, author_id=0, author_name="Carmen", content=copy.message.content)
+    assert not await engine.handle_message(echoed)
+    assert not await engine.handle_message(say(ES, "hola", is_bot=True))
+    assert not await engine.handle_message(say(ES, "hola", webhook_id=555))
+    await engine.drain()
+    assert len(sink.messages) == 3
+
+
+async def test_message_in_unlinked_channel_is_ignored(engine, sink):
+    assert not await engine.handle_message(say(999, "Not a meeting channel"))
+    await engine.drain()
+    assert sink.messages == {}
+
+
+async def test_markup_survives_translation_byte_for_byte(engine, sink):
+    text = "Hi <@123> and <@&456>, see <#789> at <t:1700000000:R> :) <:elac:42> https://example.org/a?b=1 `code` ||secret||"
+    await engine.handle_message(say(MAIN, text))
+    await engine.drain()
+    relayed = sink.texts(ES)[0]
+    for token in ("<@123>", "<@&456>", "<#789>", "<t:1700000000:R>", "<:elac:42>", "https://example.org/a?b=1",
+                  "`code`", "||secret||"):  # fmt: skip
+        assert token in relayed
+
+
+async def test_message_of_4000_characters_is_split_into_parts_on_sentence_ends(engine, sink):
+    sentence = "The school site council approves the plan for student achievement every spring. "
+    text = (sentence * 51).strip()
+    assert len(text) > 4000
+    await engine.handle_message(say(MAIN, text))
+    await engine.drain()
+    parts = sink.texts(ES)
+    assert len(parts) >= 3
+    assert all(len(p) <= 2000 for p in parts)
+    assert all(p.rstrip().endswith(".") for p in parts)
+    assert sum(p.count("spring.") for p in parts) == 51
+
+
+async def test_editing_a_long_message_shorter_removes_the_extra_parts(engine, sink):
+    msg = say(MAIN, ("A long sentence about the budget. " * 130).strip())
+    await engine.handle_message(msg)
+    await engine.drain()
+    assert len(sink.texts(ES)) >= 3
+    await engine.handle_edit(MAIN, msg.message_id, "Short now.")
+    await engine.drain()
+    assert sink.texts(ES) == ["[es] Short now."]
+
+
+async def test_attachments_are_relayed_as_links(engine, sink):
+    pdf = Attachment("https://cdn.example.org/agenda.pdf", "agenda.pdf")
+    await engine.handle_message(say(MAIN, "Here is the agenda", attachments=(pdf,)))
+    await engine.handle_message(say(MAIN, "", attachments=(pdf,)))
+    await engine.drain()
+    texts = sink.texts(VI)
+    assert texts[0].startswith("[vi] Here is the agenda")
+    assert all("https://cdn.example.org/agenda.pdf" in t for t in texts)
+
+
+async def test_backend_down_delivers_original_marked_then_edits_in_translation(engine, sink, libre, store):
+    libre.fake.down = True
+    msg = say(MAIN, "Vote on the LCAP tonight.")
+    await engine.handle_message(msg)
+    await engine.drain()
+    es = sink.texts(ES)
+    assert len(es) == 1 and es[0].startswith("Vote on the LCAP tonight.") and "aún sin traducir" in es[0]
+    assert {r.state for r in await store.outbox(msg.message_id)} == {"untranslated"}
+    libre.fake.down = False
+    assert await engine.retry_now() == 3
+    await engine.drain()
+    assert sink.texts(ES) == ["[es] Vote on the LCAP tonight."]
+    assert len(sink.messages) == 3  # edited in place, no second post
+    assert {r.state for r in await store.outbox(msg.message_id)} == {"delivered"}
+
+
+async def test_language_without_machine_translation_gets_the_original_for_an_interpreter(
+    engine, sink, store, meeting
+):
+    await store.link_channel(104, meeting.id, "quc")
+    await engine.handle_message(say(MAIN, "Welcome, families."))
+    await engine.drain()
+    (text,) = sink.texts(104)
+    assert text.startswith("Welcome, families.") and "interpreter" in text
+
+
+async def test_pending_deliveries_survive_a_restart_and_are_sent_once(store, translator, meeting, libre):
+    sink = MemorySink(fail_next=100)  # Discord unreachable: nothing gets posted
+    first = RelayEngine(store, translator, sink, retry_every=0, sink_attempts=1)
+    await first.start()
+    await first.handle_message(say(MAIN, "Are you there?"))
+    await first.drain()
+    await first.close()
+    assert sink.messages == {}
+    sink.fail_next = 0
+    second = RelayEngine(store, translator, sink, retry_every=0)
+    await second.start()
+    await second.drain()
+    await second.close()
+    assert sink.texts(ES) == ["[es] Are you there?"] and len(sink.messages) == 3
