@@ -98,8 +98,17 @@ def classify(exc: BaseException) -> TranslationError:
 class Backend:
     """One deep-translator service behind its own bounded thread pool and a hard deadline per call."""
 
-    def __init__(self, name: str, factory: Callable[[], Any], *, workers: int = 16, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        factory: Callable[[], Any],
+        *,
+        workers: int = 16,
+        timeout: float = 10.0,
+        kind: str | None = None,
+    ) -> None:
         self.name = name
+        self.kind = kind or name  # which of a Language's backend codes it takes (two Libre servers: both "libre")
         self.factory = factory
         self.timeout = timeout
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"translate-{name}")
@@ -133,6 +142,7 @@ class Retrying:
     def __init__(self, backend: Backend, *, retries: int = 2, base_delay: float = 0.25, stats: Stats | None = None):
         self.backend = backend
         self.name = backend.name
+        self.kind = backend.kind
         self.retries = retries
         self.base_delay = base_delay
         self.stats = stats or Stats()
@@ -220,7 +230,11 @@ class TranslationService:
         """Backends to try, in order, for this pair: per-language choice first, then the chain."""
         preferred = [self.by_language[target.code]] if target.code in self.by_language else []
         names = dict.fromkeys([*preferred, *self.order])
-        return [n for n in names if n in self.backends and source.supports(n) and target.supports(n)]
+        return [
+            n
+            for n in names
+            if n in self.backends and source.supports(self.backends[n].kind) and target.supports(self.backends[n].kind)
+        ]
 
     async def translate(self, text: str, source: Language, target: Language) -> Translation:
         source, target = for_translation(source), for_translation(target)
@@ -286,7 +300,9 @@ class TranslationService:
         for name in route:
             backend = self.backends[name]
             try:
-                translated = await backend.translate(chunk, source_code(name, source), target.codes[name])
+                translated = await backend.translate(
+                    chunk, source_code(backend.kind, source), target.codes[backend.kind]
+                )
                 return translated, name, (time.perf_counter() - started) * 1000
             except TranslationError as exc:
                 log.warning("translation via %s failed (%s -> %s): %s", name, source.code, target.code, exc)

@@ -144,7 +144,10 @@ async def test_message_in_unlinked_channel_is_ignored(engine, sink):
 
 
 async def test_markup_survives_translation_byte_for_byte(engine, sink):
-    text = "Hi <@123> and <@&456>, see <#789> at <t:1700000000:R> :) <:elac:42> https://example.org/a?b=1 `code` ||secret||"
+    text = (
+        "Hi <@123> and <@&456>, see <#789> at <t:1700000000:R> :) <:elac:42> "
+        "https://example.org/a?b=1 `code` ||secret||"
+    )
     await engine.handle_message(say(MAIN, text))
     await engine.drain()
     relayed = sink.texts(ES)[0]
@@ -202,9 +205,7 @@ async def test_backend_down_delivers_original_marked_then_edits_in_translation(e
     assert {r.state for r in await store.outbox(msg.message_id)} == {"delivered"}
 
 
-async def test_language_without_machine_translation_gets_the_original_for_an_interpreter(
-    engine, sink, store, meeting
-):
+async def test_language_without_machine_translation_gets_the_original_for_an_interpreter(engine, sink, store, meeting):
     await store.link_channel(104, meeting.id, "quc")
     await engine.handle_message(say(MAIN, "Welcome, families."))
     await engine.drain()
