@@ -1,0 +1,81 @@
+"""The command line as a deployer or volunteer uses it: real subprocesses, real files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CONCORD_", "DISCORD_"))}
+    clean["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=cwd, env={**clean, **(env or {})},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_run_without_token_exits_with_one_actionable_line(tmp_path):
+    result = cli("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "DISCORD_TOKEN" in error_lines[0]
+    assert (tmp_path / "concord.db").exists()  # first run still prepares the database
+
+
+def test_simulate_relays_the_example_meeting_into_three_languages_offline(libre, tmp_path):
+    result = cli(
+        "simulate", str(ROOT / "examples/elac.txt"), "--languages", "es,vi,zh-TW",
+        "--translator", "libre", "--libre-url", libre.url, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for header in ("== #english (en", "== #español (es", "== #tiếng-việt (vi", "== #繁體中文 (zh-TW"):
+        assert header in out
+    assert "Carmen: [es] Good evening, families, and welcome to our ELAC meeting." in out
+    assert "Rosa · Español: [en] ¿Cuándo recibiremos los resultados del ELPAC?" in out
+    assert "20 messages, 60 deliveries, 0 delivered untranslated (marked), 0 lost" in out
+
+
+def test_simulate_with_translation_down_delivers_marked_originals(libre, tmp_path):
+    libre.fake.down = True
+    script = tmp_path / "m.txt"
+    script.write_text("Carmen: The meeting starts now.\n", encoding="utf-8")
+    result = cli("simulate", str(script), "--languages", "es", "--translator", "libre", "--libre-url", libre.url,
+                 cwd=tmp_path, env={"CONCORD_TRANSLATE_RETRIES": "0"})  # fmt: skip
+    assert result.returncode == 0
+    assert "Carmen: The meeting starts now.\n-# ⏳ aún sin traducir (original)" in result.stdout
+    assert "1 delivered untranslated (marked), 0 lost" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("Carmen: hello\nthis line has no speaker\n", "line 2: expected 'speaker[@language]: text'"),
+        ("Lan@xx: xin chào\n", "line 1: Unknown language 'xx'"),
+        ("# only a comment\n", "the script has no messages"),
+    ],
+)
+def test_simulate_rejects_a_bad_script_politely(tmp_path, script, message):
+    path = tmp_path / "bad.txt"
+    path.write_text(script, encoding="utf-8")
+    result = cli("simulate", str(path), "--translator", "libre", "--libre-url", "http://127.0.0.1:9/", cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_simulate_names_a_missing_script(tmp_path):
+    result = cli("simulate", "nope.txt", "--translator", "libre", "--libre-url", "http://127.0.0.1:9/", cwd=tmp_path)
+    assert result.returncode == 2 and "cannot read script nope.txt" in result.stderr
+
+
+def test_simulate_with_libre_but_no_url_says_what_is_missing(tmp_path):
+    (tmp_path / "m.txt").write_text("Carmen: hi\n", encoding="utf-8")
+    result = cli("simulate", "m.txt", "--translator", "libre", cwd=tmp_path)
+    assert result.returncode == 2 and "--libre-url" in result.stderr
