@@ -30,12 +30,61 @@ def load_settings(**overrides: object) -> Settings:
 
 
 async def prepare_database(settings: Settings) -> None:
-    """Create the SQLite file and apply migrations (and seed glossaries once the glossary exists)."""
+    """Create the SQLite file, apply migrations and, on first run, load the seed glossaries."""
+    from bot.glossary import Glossary, GlossaryError
     from bot.store import Store
 
-    store = await Store.open(settings.database)
-    await store.close()
+    async with await Store.open(settings.database) as store:
+        try:
+            summary = await Glossary(store).seed(settings.glossary_dir)
+        except GlossaryError as exc:  # a broken seed must not keep the bot from starting
+            print(f"warning: seed glossaries not loaded: {exc}", file=sys.stderr)
+        else:
+            if summary is not None:
+                print(f"glossary seeded from {settings.glossary_dir}: {summary.render()}", file=sys.stderr)
     print(f"database ready: {settings.database}", file=sys.stderr)
+
+
+def cmd_glossary(args: argparse.Namespace) -> int:
+    from bot.glossary import Glossary, GlossaryError, WouldOverwrite
+    from bot.store import Store
+
+    settings = load_settings()
+    exported: list[str] = []
+
+    async def work() -> int:
+        async with await Store.open(settings.database) as store:
+            glossary = Glossary(store)
+            if args.action == "import":
+                try:
+                    summary = await glossary.import_file(
+                        Path(args.file), by=args.by, force=args.force, language=args.language,
+                        guild_id=args.guild, status=args.status,
+                    )  # fmt: skip
+                except WouldOverwrite as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    return 3
+                print(summary.render())
+                return 0
+            if args.action == "export":
+                exported.append(await glossary.export(args.language, args.format, args.guild))
+                return 0
+            problems = await glossary.lint()
+            for p in problems:
+                print(f"{p.kind}: {p.concept} [{p.language}] {p.message}")
+            print(f"{len(problems)} problem(s)", file=sys.stderr)
+            return 1 if problems else 0
+
+    try:
+        code = asyncio.run(work())
+    except GlossaryError as exc:
+        raise UsageError(str(exc)) from None
+    for text in exported:
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    return code
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -49,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     from bot.app import run  # imports discord only when the bot really starts
 
-    asyncio.run(run(settings))
+    asyncio.run(run(settings, sync=args.sync))
     return 0
 
 
@@ -79,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the Discord bot (token from DISCORD_TOKEN or .env)")
+    run.add_argument("--sync", action="store_true", help="publish slash commands globally (once, after upgrades)")
     run.set_defaults(func=cmd_run)
 
     sim = sub.add_parser("simulate", help="relay a meeting script through the real engine, printed per channel")
@@ -91,6 +141,30 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--burst", action="store_true", help="send all lines at once instead of one after another")
     sim.add_argument("-v", "--verbose", action="store_true", help="log translation warnings")
     sim.set_defaults(func=cmd_simulate)
+
+    glossary = sub.add_parser("glossary", help="import, export or check the glossary (database: CONCORD_DATABASE)")
+    actions = glossary.add_subparsers(dest="action", required=True)
+    imp = actions.add_parser(
+        "import",
+        help="import a file or directory: concepts.csv, <lang>.csv (our full format), two-column CSV/TSV "
+        "(DeepL, Google Cloud) or a header of language codes (Google equivalent term sets)",
+    )
+    imp.add_argument("file", help="file or directory (a directory imports concepts.csv first)")
+    imp.add_argument("--language", help="target language of a two-column or language file not named like es.csv")
+    imp.add_argument("--force", action="store_true", help="allow changes to approved entries")
+    imp.add_argument("--guild", type=int, help="import for one Discord server only (default: every server)")
+    imp.add_argument("--status", default="draft", help="status of rows from two-column files (default: draft)")
+    imp.add_argument("--by", default="cli", help="who makes the change, for the history (default: cli)")
+    exp = actions.add_parser("export", help="print one language's glossary")
+    exp.add_argument("--language", required=True)
+    exp.add_argument(
+        "--format", default="full", choices=("csv", "tsv", "full"),
+        help="csv/tsv: two columns for DeepL or Google Cloud; full: ours, with status and notes (re-importable)",
+    )  # fmt: skip
+    exp.add_argument("--guild", type=int, help="a Discord server's view (its own terms over the shared ones)")
+    exp.add_argument("-o", "--output", help="write to this file instead of standard output")
+    actions.add_parser("lint", help="find duplicates, conflicts, empty renderings, forbidden == preferred")
+    glossary.set_defaults(func=cmd_glossary)
     return parser
 
 

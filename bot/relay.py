@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from bot import languages
+from bot.glossary import TermContext
 from bot.languages import Language
 from bot.sinks import Outgoing, Sink, SinkError
 from bot.store import Channel, Source, Store
@@ -24,7 +25,7 @@ from bot.translation import Translation, TranslationService
 
 log = logging.getLogger(__name__)
 
-DISCORD_LIMIT = 2000
+DISCORD_LIMIT = 1900  # Discord allows 2000; the sink may add a reply link or the author's name
 UNTRANSLATED = "⏳"  # marks an original delivered because translation failed; replaced when a retry succeeds
 NEEDS_INTERPRETER = "🗣️"  # marks an original in a language no engine covers
 
@@ -105,6 +106,7 @@ class RelayEngine:
         self._lanes: dict[int, Lane] = {}
         self._retry_task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Future[Translation]] = set()
+        self._guilds: dict[int, int | None] = {}  # meeting id -> server id, for per-server glossary terms
         self.on_delivered: Callable[[int, int, Translation], None] | None = None  # (source, channel, result)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -203,10 +205,13 @@ class RelayEngine:
 
     async def _translate(self, source: Source, target: Channel) -> Translation:
         src, dst = languages.get(source.language), languages.get(target.language)
+        if source.meeting_id not in self._guilds:
+            self._guilds[source.meeting_id] = await self.store.meeting_guild(source.meeting_id)
+        context = TermContext(self._guilds[source.meeting_id], source.meeting_id, source.message_id)
         if self._fan_out is None:
-            return await self.translator.translate(source.content, src, dst)
+            return await self.translator.translate(source.content, src, dst, context=context)
         async with self._fan_out:
-            return await self.translator.translate(source.content, src, dst)
+            return await self.translator.translate(source.content, src, dst, context=context)
 
     async def _deliver(self, source: Source, target: Channel, translation_task: Awaitable[Translation]) -> None:
         translation = await translation_task

@@ -1,0 +1,351 @@
+"""The Discord adapter: the `commands.Bot` subclass, the webhook `Sink`, and `run()`.
+
+This is the only module in `bot/` that imports discord. `run()` builds the long-lived things (store,
+translator) with `async with` and hands them to the bot; `setup_hook` builds the sink and the relay
+engine and loads the cogs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import languages
+from bot.config import Settings
+from bot.relay import RelayEngine
+from bot.sinks import Outgoing, SinkError
+from bot.store import Store
+from bot.translation import TranslationService, build_translator
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.relay", "cogs.meetings")
+WEBHOOK_NAME = "Concord"
+MESSAGE_LIMIT = 2000
+NO_PINGS = discord.AllowedMentions.none()
+WEBHOOK_RECHECK = 300.0  # seconds before asking again for a channel where Manage Webhooks was missing
+CLOSE_GRACE = 5.0  # seconds `close()` waits for queued deliveries before cancelling them
+
+_RESERVED_NAME = re.compile(r"(disc)(ord)|(cl)(yde)", re.IGNORECASE)
+
+
+# --- pure helpers --------------------------------------------------------------------------------
+
+
+def webhook_username(name: str) -> str:
+    """A name Discord accepts for a webhook message: 1-80 characters, no "discord" or "clyde".
+
+    A zero-width space splits the reserved words, so readers still see the author's own name.
+    """
+    cleaned = _RESERVED_NAME.sub(lambda m: "\u200b".join(g for g in m.groups() if g), " ".join(name.split()))
+    cleaned = cleaned[:80].strip()
+    return cleaned or "Participant"
+
+
+def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+def with_reply_line(content: str, link: str) -> str:
+    """Webhooks cannot reply, so a quote line links to the message replied to.
+
+    If the line would push the message over Discord's limit, it is left out: the text matters more.
+    """
+    line = f"> ↪ {link}\n"
+    if len(line) + len(content) > MESSAGE_LIMIT:
+        log.warning("reply line dropped: message already %d characters", len(content))
+        return content
+    return line + content
+
+
+def with_author_prefix(content: str, author_name: str) -> str:
+    """Plain-message fallback: the bot posts as itself, so the author's name leads the text."""
+    prefix = f"**{discord.utils.escape_markdown(author_name)}:** "
+    if len(prefix) + len(content) <= MESSAGE_LIMIT:
+        return prefix + content
+    log.warning("fallback message cut to %d characters to fit the author's name", MESSAGE_LIMIT)
+    return prefix + content[: MESSAGE_LIMIT - len(prefix) - 1] + "…"
+
+
+@contextlib.contextmanager
+def _as_sink_error(action: str, channel_id: int) -> Iterator[None]:
+    """Discord failures as SinkError: 429 and 5xx may pass, other 4xx will not."""
+    try:
+        yield
+    except discord.HTTPException as exc:
+        retryable = exc.status == 429 or exc.status >= 500
+        raise SinkError(f"{action} in {channel_id}: {exc.status} {exc.text}", retryable=retryable) from exc
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise SinkError(f"{action} in {channel_id}: {exc!r}", retryable=True) from exc
+
+
+# --- the Sink ------------------------------------------------------------------------------------
+
+
+class DiscordSink:
+    """Posts relayed messages through one "Concord" webhook per channel, under the author's name and
+    avatar, pinging nobody. Without Manage Webhooks it falls back to plain bot messages."""
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        self.webhook_ids: set[int] = set()  # our webhooks: their echoes must never be relayed
+        self._webhooks: dict[int, discord.Webhook] = {}
+        self._denied: dict[int, float] = {}  # channel id -> when to ask for a webhook again
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def is_ours(self, webhook_id: int | None) -> bool:
+        return webhook_id is not None and webhook_id in self.webhook_ids
+
+    # Sink protocol
+
+    async def post(self, channel_id: int, message: Outgoing) -> int:
+        channel = await self._channel(channel_id)
+        with _as_sink_error("post", channel_id):
+            for _ in range(2):  # a second time when our webhook was deleted behind our back
+                hook = await self._webhook(channel)
+                if hook is None:
+                    break
+                try:
+                    sent = await hook.send(
+                        content=self._webhook_content(channel, message),
+                        username=webhook_username(message.author_name),
+                        avatar_url=message.avatar_url or discord.utils.MISSING,
+                        allowed_mentions=NO_PINGS,
+                        wait=True,
+                        **self._thread(channel),
+                    )
+                    return sent.id
+                except discord.NotFound:
+                    self._forget(channel)
+            reference = None
+            if message.reply_to is not None:
+                reference = discord.MessageReference(
+                    message_id=message.reply_to,
+                    channel_id=channel.id,
+                    guild_id=channel.guild.id,
+                    fail_if_not_exists=False,
+                )
+            sent = await channel.send(
+                content=with_author_prefix(message.content, message.author_name),
+                allowed_mentions=NO_PINGS,
+                reference=reference,
+            )
+            return sent.id
+
+    async def edit(self, channel_id: int, message_id: int, message: Outgoing) -> None:
+        channel = await self._channel(channel_id)
+        with _as_sink_error("edit", channel_id):
+            hook = await self._webhook(channel)
+            if hook is not None:
+                try:
+                    await hook.edit_message(
+                        message_id,
+                        content=self._webhook_content(channel, message),
+                        allowed_mentions=NO_PINGS,
+                        **self._thread(channel),
+                    )
+                    return
+                except discord.NotFound:
+                    pass  # deleted, or a plain message posted while webhooks were not allowed
+            try:
+                await channel.get_partial_message(message_id).edit(
+                    content=with_author_prefix(message.content, message.author_name), allowed_mentions=NO_PINGS
+                )
+            except discord.NotFound:
+                log.info("message %s in %s is gone; nothing to edit", message_id, channel_id)
+
+    async def delete(self, channel_id: int, message_id: int) -> None:
+        channel = await self._channel(channel_id)
+        with _as_sink_error("delete", channel_id):
+            hook = await self._webhook(channel)
+            if hook is not None:
+                try:
+                    await hook.delete_message(message_id, **self._thread(channel))
+                    return
+                except discord.NotFound:
+                    pass
+            try:
+                await channel.get_partial_message(message_id).delete()
+            except discord.NotFound:
+                pass  # already gone
+
+    # helpers
+
+    def _webhook_content(self, channel: Any, message: Outgoing) -> str:
+        if message.reply_to is None:
+            return message.content
+        return with_reply_line(message.content, message_link(channel.guild.id, channel.id, message.reply_to))
+
+    @staticmethod
+    def _thread(channel: Any) -> dict[str, Any]:
+        return {"thread": channel} if isinstance(channel, discord.Thread) else {}
+
+    @staticmethod
+    def _host(channel: Any) -> Any:
+        """Webhooks live on the parent of a thread."""
+        return channel.parent if isinstance(channel, discord.Thread) else channel
+
+    async def _channel(self, channel_id: int) -> Any:
+        channel = self.bot.get_channel(channel_id)
+        if channel is None:
+            with _as_sink_error("find channel", channel_id):
+                try:
+                    channel = await self.bot.fetch_channel(channel_id)
+                except discord.NotFound as exc:
+                    raise SinkError(f"channel {channel_id} no longer exists", retryable=False) from exc
+        if not isinstance(channel, discord.TextChannel | discord.Thread | discord.VoiceChannel):
+            raise SinkError(f"channel {channel_id} cannot hold relayed messages", retryable=False)
+        return channel
+
+    def _forget(self, channel: Any) -> None:
+        hook = self._webhooks.pop(self._host(channel).id, None)
+        if hook is not None:
+            self.webhook_ids.discard(hook.id)
+
+    async def _webhook(self, channel: Any) -> discord.Webhook | None:
+        """Our webhook for the channel: cached, else an existing "Concord" one of ours, else a new one.
+
+        None when the bot lacks Manage Webhooks there (asked again after WEBHOOK_RECHECK seconds).
+        """
+        host = self._host(channel)
+        if (hook := self._webhooks.get(host.id)) is not None:
+            return hook
+        if self._denied.get(host.id, 0.0) > time.monotonic():
+            return None
+        async with self._locks.setdefault(host.id, asyncio.Lock()):
+            if (hook := self._webhooks.get(host.id)) is not None:
+                return hook
+            me = self.bot.user.id if self.bot.user else None
+            try:
+                hooks = await host.webhooks()
+                hook = next(
+                    (h for h in hooks if h.name == WEBHOOK_NAME and h.token and h.user and h.user.id == me),
+                    None,
+                )
+                if hook is None:
+                    hook = await host.create_webhook(name=WEBHOOK_NAME, reason="Concord relays translated messages")
+            except discord.Forbidden:
+                log.warning("no Manage Webhooks in #%s (%s): posting plain messages", host, host.id)
+                self._denied[host.id] = time.monotonic() + WEBHOOK_RECHECK
+                return None
+            self._denied.pop(host.id, None)
+            self._webhooks[host.id] = hook
+            self.webhook_ids.add(hook.id)
+            return hook
+
+
+# --- slash command errors ------------------------------------------------------------------------
+
+
+def explain(error: Exception) -> str | None:
+    """A polite sentence for errors people can act on; None for bugs (those get logged)."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, languages.UnknownLanguage):
+        codes = ", ".join(f"`{code}`" for code in languages.LANGUAGES)
+        return f"Sorry, I don't know the language code `{error.code}`. Please use one of: {codes}."
+    if isinstance(error, app_commands.MissingPermissions):
+        return "Sorry, only members with the **Manage Server** permission can change meeting channels."
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command only works in a server channel."
+    if isinstance(error, app_commands.CheckFailure):
+        return "Sorry, you can't use this command here."
+    return None
+
+
+class ConcordTree(app_commands.CommandTree):
+    """The one place slash-command errors become replies."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        text = explain(error)
+        if text is None:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error("/%s failed in channel %s", command, interaction.channel_id, exc_info=error)
+            text = "Sorry, something went wrong. It has been logged; please try again in a moment."
+        with contextlib.suppress(discord.HTTPException):
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+
+
+# --- the bot -------------------------------------------------------------------------------------
+
+
+class ConcordBot(commands.Bot):
+    engine: RelayEngine
+    sink: DiscordSink
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        translator: TranslationService,
+        *,
+        sync_commands: bool = False,
+        **options: Any,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        intents.guild_messages = True
+        intents.message_content = True  # privileged: enable it in the Developer Portal
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            allowed_mentions=NO_PINGS,
+            tree_cls=ConcordTree,
+            help_command=None,
+            **options,
+        )
+        self.settings = settings
+        self.store = store
+        self.translator = translator
+        self.sync_commands = sync_commands
+
+    async def setup_hook(self) -> None:
+        self.sink = DiscordSink(self)
+        self.engine = RelayEngine(
+            self.store, self.translator, self.sink, retry_every=self.settings.retry_untranslated_every
+        )
+        await self.engine.start()
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        if self.settings.test_guild_id:
+            guild = discord.Object(self.settings.test_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        elif self.sync_commands:
+            await self.tree.sync()
+
+    async def close(self) -> None:
+        engine = getattr(self, "engine", None)
+        if engine is not None:
+            try:
+                await asyncio.wait_for(engine.drain(), CLOSE_GRACE)
+            except TimeoutError:
+                log.warning("closing with deliveries still queued; they stay in the outbox for next start")
+            await engine.close()
+        await super().close()
+
+
+async def run(settings: Settings, *, sync: bool = False) -> None:
+    """Run the bot until it is stopped. The caller checks that a token is configured."""
+    if settings.discord_token is None:
+        raise RuntimeError("no Discord token configured (DISCORD_TOKEN)")
+    async with await Store.open(settings.database) as store:
+        translator = build_translator(settings, store)
+        try:
+            async with ConcordBot(settings, store, translator, sync_commands=sync) as bot:
+                await bot.start(settings.discord_token.get_secret_value())
+        finally:
+            translator.close()

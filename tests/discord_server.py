@@ -1,0 +1,827 @@
+"""A loopback Discord for tests: enough REST + gateway for the real discord.py client, on 127.0.0.1.
+
+It serves one guild with text channels, speaks plain JSON text frames on the gateway (no zlib), and
+keeps a record of every message posted in each channel so tests can assert on what people would see.
+
+What it does like Discord:
+- login (`GET /users/@me`, `GET /oauth2/applications/@me`), `GET /gateway[/bot]`, gateway HELLO →
+  IDENTIFY → READY (one unavailable guild) → GUILD_CREATE, heartbeat ACKs;
+- channel messages (create, fetch, edit, delete), channel webhooks (list, create, execute with `wait`,
+  edit and delete webhook messages), interaction callbacks and follow-ups;
+- every message the bot posts — plain or through a webhook — comes back as MESSAGE_CREATE (webhook ones
+  with `webhook_id` and `author.bot = true`), edits as MESSAGE_UPDATE, deletes as MESSAGE_DELETE,
+  so loop prevention is tested against real echoes. Echoes are sent *before* the REST reply, the
+  hardest order for the bot.
+
+Helpers inject what people do (`post`, `edit`, `delete`, `bulk_delete`, `slash`, `autocomplete`);
+`deny_webhooks = True` answers 403 on every webhook endpoint (no Manage Webhooks permission).
+
+REST replies carry exactly `Content-Type: application/json`: discord.py refuses aiohttp's
+`json_response`, which appends a charset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+DISCORD_EPOCH = 1420070400000
+API = "/api/v10"
+ALL_PERMISSIONS = (1 << 50) - 1
+MANAGE_GUILD = 1 << 5
+EPHEMERAL = 1 << 6
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    # `text=` or `json_response` would append "; charset=utf-8", which discord.py does not parse as JSON
+    return web.Response(body=json.dumps(body).encode(), status=status, headers={"Content-Type": "application/json"})
+
+
+def _error(status: int, message: str, code: int = 0) -> web.Response:
+    return _json({"message": message, "code": code}, status)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def would_ping(content: str, allowed_mentions: dict[str, Any] | None) -> set[str]:
+    """Who Discord would notify for `content` under `allowed_mentions` ('user:ID', 'role:ID', 'everyone').
+
+    Without `allowed_mentions`, Discord parses everything in the content.
+    """
+    rules = allowed_mentions if allowed_mentions is not None else {"parse": ["users", "roles", "everyone"]}
+    parse = set(rules.get("parse", []))
+    users = {str(u) for u in rules.get("users", [])}
+    roles = {str(r) for r in rules.get("roles", [])}
+    pinged: set[str] = set()
+    for uid in re.findall(r"<@!?(\d+)>", content):
+        if "users" in parse or uid in users:
+            pinged.add(f"user:{uid}")
+    for rid in re.findall(r"<@&(\d+)>", content):
+        if "roles" in parse or rid in roles:
+            pinged.add(f"role:{rid}")
+    if "everyone" in parse and re.search(r"@(everyone|here)\b", content):
+        pinged.add("everyone")
+    return pinged
+
+
+@dataclass
+class Recorded:
+    """One message as the fake server saw it."""
+
+    id: int
+    channel_id: int
+    content: str
+    author: dict[str, Any]
+    webhook_id: int | None = None
+    username: str | None = None  # the webhook's per-message name
+    avatar_url: str | None = None
+    allowed_mentions: dict[str, Any] | None = None
+    message_reference: dict[str, Any] | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    deleted: bool = False
+    edits: list[dict[str, Any]] = field(default_factory=list)  # request bodies of every edit
+    timestamp: str = field(default_factory=_now)
+    edited_timestamp: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The name a reader sees above the message."""
+        return self.username or self.author.get("global_name") or self.author["username"]
+
+    @property
+    def by_webhook(self) -> bool:
+        return self.webhook_id is not None
+
+    @property
+    def pings(self) -> set[str]:
+        return would_ping(self.content, self.allowed_mentions)
+
+
+@dataclass
+class InteractionCall:
+    id: int
+    token: str
+    channel_id: int
+    responses: list[dict[str, Any]] = field(default_factory=list)  # callback and follow-up bodies
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def reply(self) -> dict[str, Any]:
+        """The first callback body, e.g. {"type": 4, "data": {"content": ..., "flags": 64}}."""
+        async with asyncio.timeout(3):
+            await self.answered.wait()
+        return self.responses[0]
+
+
+class FakeDiscord:
+    def __init__(self, *, guild_name: str = "Lincoln Elementary") -> None:
+        self._counter = itertools.count(1)
+        self.bot_user = self._user("Concord", bot=True)
+        self.owner = self._user("Principal Skinner")
+        self.application_id = int(self.bot_user["id"])
+        self.guild_id = self.snowflake()
+        self.guild_name = guild_name
+        self.channels: dict[int, dict[str, Any]] = {}
+        self.messages: dict[int, Recorded] = {}
+        self.webhooks: dict[int, dict[str, Any]] = {}
+        self.interactions: dict[str, InteractionCall] = {}
+        self.synced: list[tuple[int | None, list[str]]] = []  # (guild id or None for global, command names)
+        self.unhandled: list[str] = []  # "METHOD path" of requests no route matched
+        self.deny_webhooks = False
+        # Seconds between echoing a posted message on the gateway and answering the REST call: the bot
+        # then sees its own post before it knows the new message's id (only its webhook ids can tell).
+        self.echo_lead = 0.0
+        self.identified = asyncio.Event()
+        self._sockets: set[web.WebSocketResponse] = set()
+        self._seq = 0
+        self._failures: list[int] = []
+        self._change = asyncio.Event()  # set (and replaced) whenever the bot changes a message
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> FakeDiscord:
+        self._runner = web.AppRunner(self._app(), access_log=None, shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        """What `discord.http.Route.BASE` should be."""
+        return f"http://127.0.0.1:{self.port}{API}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/"
+
+    # --- ids and payloads ------------------------------------------------------------------------
+
+    def snowflake(self) -> int:
+        return ((int(time.time() * 1000) - DISCORD_EPOCH) << 22) | (next(self._counter) & 0x3FFFFF)
+
+    def _user(self, name: str, *, bot: bool = False) -> dict[str, Any]:
+        return {
+            "id": str(self.snowflake()),
+            "username": name.lower().replace(" ", "_"),
+            "global_name": name,
+            "discriminator": "0",
+            "avatar": None,
+            "bot": bot,
+            "public_flags": 0,
+        }
+
+    def user(self, name: str) -> dict[str, Any]:
+        """A new human member of the guild (for `post(..., author=...)`)."""
+        return self._user(name)
+
+    def _member(self, user: dict[str, Any], permissions: int | None = None) -> dict[str, Any]:
+        member = {
+            "user": user,
+            "roles": [],
+            "joined_at": _now(),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "nick": None,
+            "pending": False,
+        }
+        if permissions is not None:
+            member["permissions"] = str(permissions)
+        return member
+
+    def add_channel(self, name: str) -> int:
+        channel_id = self.snowflake()
+        self.channels[channel_id] = {
+            "id": str(channel_id),
+            "type": 0,
+            "guild_id": str(self.guild_id),
+            "name": name,
+            "position": len(self.channels),
+            "permission_overwrites": [],
+            "parent_id": None,
+            "topic": None,
+            "nsfw": False,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+        }
+        return channel_id
+
+    def _guild(self) -> dict[str, Any]:
+        return {
+            "id": str(self.guild_id),
+            "name": self.guild_name,
+            "owner_id": self.owner["id"],
+            "icon": None,
+            "features": [],
+            "roles": [
+                {
+                    "id": str(self.guild_id),
+                    "name": "@everyone",
+                    "permissions": str(ALL_PERMISSIONS),
+                    "position": 0,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                }
+            ],
+            "members": [self._member(self.bot_user), self._member(self.owner)],
+            "channels": list(self.channels.values()),
+            "threads": [],
+            "emojis": [],
+            "stickers": [],
+            "voice_states": [],
+            "presences": [],
+            "member_count": 2,
+            "large": False,
+            "unavailable": False,
+            "joined_at": _now(),
+            "preferred_locale": "en-US",
+        }
+
+    def _message_payload(self, msg: Recorded) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "id": str(msg.id),
+            "type": 19 if msg.message_reference else 0,
+            "channel_id": str(msg.channel_id),
+            "guild_id": str(self.guild_id),
+            "content": msg.content,
+            "author": msg.author,
+            "timestamp": msg.timestamp,
+            "edited_timestamp": msg.edited_timestamp,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": msg.attachments,
+            "embeds": [],
+            "pinned": False,
+            "flags": 0,
+            "components": [],
+        }
+        if msg.webhook_id is not None:
+            payload["webhook_id"] = str(msg.webhook_id)
+        else:
+            payload["member"] = {k: v for k, v in self._member(msg.author).items() if k != "user"}
+        if msg.message_reference:
+            payload["message_reference"] = msg.message_reference
+            ref = self.messages.get(int(msg.message_reference["message_id"]))
+            payload["referenced_message"] = self._message_payload(ref) if ref is not None and not ref.deleted else None
+        return payload
+
+    # --- what the tests look at ------------------------------------------------------------------
+
+    def channel_messages(self, channel_id: int, *, include_deleted: bool = False) -> list[Recorded]:
+        """Messages of a channel, oldest first."""
+        return [
+            m
+            for m in sorted(self.messages.values(), key=lambda m: m.id)
+            if m.channel_id == channel_id and (include_deleted or not m.deleted)
+        ]
+
+    def by_bot(self, channel_id: int) -> list[Recorded]:
+        """Visible messages the bot posted in a channel (through its webhooks or as itself)."""
+        return [m for m in self.channel_messages(channel_id) if m.author.get("bot")]
+
+    async def wait_until(self, condition: Callable[[], bool], seconds: float = 2.0) -> None:
+        """Wait until `condition()` holds; it is checked again each time the bot changes a message."""
+        try:
+            async with asyncio.timeout(seconds):
+                while not condition():
+                    await self._change.wait()
+        except TimeoutError:
+            raise AssertionError("condition not met in time") from None
+
+    def _touch(self) -> None:
+        self._change.set()
+        self._change = asyncio.Event()
+
+    def link(self, channel_id: int, message_id: int) -> str:
+        return f"https://discord.com/channels/{self.guild_id}/{channel_id}/{message_id}"
+
+    # --- gateway ---------------------------------------------------------------------------------
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        for ws in list(self._sockets):
+            self._seq += 1
+            await ws.send_str(json.dumps({"op": 0, "t": event, "s": self._seq, "d": data}))
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
+        try:
+            async for frame in ws:
+                if frame.type != web.WSMsgType.TEXT:
+                    continue
+                op = json.loads(frame.data).get("op")
+                if op == 1:  # heartbeat
+                    await ws.send_str(json.dumps({"op": 11}))
+                elif op == 2:  # identify
+                    self._sockets.add(ws)
+                    await self.dispatch("READY", self._ready())
+                    await self.dispatch("GUILD_CREATE", self._guild())
+                    self.identified.set()
+                elif op == 6:  # resume
+                    self._sockets.add(ws)
+                    await self.dispatch("RESUMED", {})
+        finally:
+            self._sockets.discard(ws)
+        return ws
+
+    async def _echo(self, payload: dict[str, Any]) -> None:
+        self._touch()
+        await self.dispatch("MESSAGE_CREATE", payload)
+        if self.echo_lead:
+            await asyncio.sleep(self.echo_lead)
+
+    def _ready(self) -> dict[str, Any]:
+        return {
+            "v": 10,
+            "user": self.bot_user,
+            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "session_id": "loopback-session",
+            "resume_gateway_url": self.gateway_url,
+            "shard": [0, 1],
+            "application": {"id": str(self.application_id), "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+        }
+
+    def add_webhook(self, channel_id: int, name: str, owner: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A webhook in a channel, created by `owner` (the bot unless told otherwise)."""
+        wid = self.snowflake()
+        owner = owner or self.bot_user
+        self.webhooks[wid] = {
+            "id": str(wid),
+            "type": 1,
+            "guild_id": str(self.guild_id),
+            "channel_id": str(channel_id),
+            "name": name,
+            "avatar": None,
+            "token": f"wtoken{wid}",
+            "application_id": str(self.application_id) if owner is self.bot_user else None,
+            "user": owner,
+        }
+        return self.webhooks[wid]
+
+    def fail_next_post(self, status: int, times: int = 1) -> None:
+        """Answer the next `times` message posts (webhook or plain) with `status` (e.g. 429, 400)."""
+        self._failures.extend([status] * times)
+
+    def _failure(self) -> web.Response | None:
+        if not self._failures:
+            return None
+        status = self._failures.pop(0)
+        if status == 429:
+            return _json({"message": "You are being rate limited.", "retry_after": 0.01, "global": False}, 429)
+        return _error(status, f"injected failure {status}")
+
+    # --- people doing things ---------------------------------------------------------------------
+
+    async def post(
+        self,
+        channel_id: int,
+        content: str,
+        *,
+        author: dict[str, Any] | None = None,
+        reply_to: int | None = None,
+        attachments: list[tuple[str, str]] = (),  # (url, filename)
+    ) -> int:
+        """A person posts a message; the bot sees MESSAGE_CREATE. Returns the message id."""
+        msg = Recorded(
+            id=self.snowflake(),
+            channel_id=channel_id,
+            content=content,
+            author=author or self.owner,
+            message_reference=self._reference(channel_id, reply_to),
+            attachments=[
+                {
+                    "id": str(self.snowflake()),
+                    "filename": filename,
+                    "size": 1024,
+                    "url": url,
+                    "proxy_url": url,
+                }
+                for url, filename in attachments
+            ],
+        )
+        self.messages[msg.id] = msg
+        await self.dispatch("MESSAGE_CREATE", self._message_payload(msg))
+        return msg.id
+
+    async def edit(self, message_id: int, content: str) -> None:
+        """A person edits their message; the bot sees MESSAGE_UPDATE (a full message, as Discord sends)."""
+        msg = self.messages[message_id]
+        msg.content = content
+        msg.edited_timestamp = _now()
+        msg.edits.append({"content": content})
+        await self.dispatch("MESSAGE_UPDATE", self._message_payload(msg))
+
+    async def unfurl(self, message_id: int) -> None:
+        """Discord adds an embed to a message: MESSAGE_UPDATE with unchanged content."""
+        await self.dispatch("MESSAGE_UPDATE", self._message_payload(self.messages[message_id]))
+
+    async def delete(self, message_id: int) -> None:
+        msg = self.messages[message_id]
+        msg.deleted = True
+        await self.dispatch(
+            "MESSAGE_DELETE",
+            {"id": str(msg.id), "channel_id": str(msg.channel_id), "guild_id": str(self.guild_id)},
+        )
+
+    async def bulk_delete(self, channel_id: int, message_ids: list[int]) -> None:
+        for message_id in message_ids:
+            self.messages[message_id].deleted = True
+        await self.dispatch(
+            "MESSAGE_DELETE_BULK",
+            {"ids": [str(i) for i in message_ids], "channel_id": str(channel_id), "guild_id": str(self.guild_id)},
+        )
+
+    def _interaction(
+        self, kind: int, channel_id: int, data: dict[str, Any], user: dict[str, Any] | None, permissions: int
+    ) -> tuple[InteractionCall, dict[str, Any]]:
+        call = InteractionCall(id=self.snowflake(), token=f"itoken{self.snowflake()}", channel_id=channel_id)
+        self.interactions[call.token] = call
+        payload = {
+            "id": str(call.id),
+            "application_id": str(self.application_id),
+            "type": kind,
+            "token": call.token,
+            "version": 1,
+            "guild_id": str(self.guild_id),
+            "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
+            "channel_id": str(channel_id),
+            "channel": self.channels[channel_id],
+            "member": self._member(user or self.owner, permissions),
+            "data": data,
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "app_permissions": str(ALL_PERMISSIONS),
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "context": 0,
+            "attachment_size_limit": 8 * 1024 * 1024,
+        }
+        return call, payload
+
+    async def slash(
+        self,
+        channel_id: int,
+        command: str,
+        subcommand: str | None = None,
+        *,
+        user: dict[str, Any] | None = None,
+        permissions: int = ALL_PERMISSIONS,
+        **options: str | int,
+    ) -> InteractionCall:
+        """Someone runs `/command subcommand option:value ...` in a channel (INTERACTION_CREATE)."""
+        opts = [{"name": k, "type": 4 if isinstance(v, int) else 3, "value": v} for k, v in options.items()]
+        if subcommand:
+            opts = [{"name": subcommand, "type": 1, "options": opts}]
+        data = {"id": str(self.snowflake()), "name": command, "type": 1, "options": opts}
+        call, payload = self._interaction(2, channel_id, data, user, permissions)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return call
+
+    async def autocomplete(
+        self, channel_id: int, command: str, subcommand: str, focused: str, typed: str, **options: str
+    ) -> InteractionCall:
+        opts = [{"name": k, "type": 3, "value": v} for k, v in options.items()]
+        opts.append({"name": focused, "type": 3, "value": typed, "focused": True})
+        data = {
+            "id": str(self.snowflake()),
+            "name": command,
+            "type": 1,
+            "options": [{"name": subcommand, "type": 1, "options": opts}],
+        }
+        call, payload = self._interaction(4, channel_id, data, None, ALL_PERMISSIONS)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return call
+
+    def _reference(self, channel_id: int, reply_to: int | None) -> dict[str, Any] | None:
+        if reply_to is None:
+            return None
+        return {
+            "type": 0,
+            "message_id": str(reply_to),
+            "channel_id": str(channel_id),
+            "guild_id": str(self.guild_id),
+        }
+
+    # --- REST ------------------------------------------------------------------------------------
+
+    def _app(self) -> web.Application:
+        app = web.Application()
+        r = app.router
+        r.add_get("/", self._gateway)
+        r.add_get(API + "/gateway", self._get_gateway)
+        r.add_get(API + "/gateway/bot", self._get_gateway)
+        r.add_get(API + "/users/@me", self._me)
+        r.add_get(API + "/oauth2/applications/@me", self._application)
+        r.add_get(API + "/channels/{cid}", self._get_channel)
+        r.add_post(API + "/channels/{cid}/messages", self._create_message)
+        r.add_get(API + "/channels/{cid}/messages/{mid}", self._get_message)
+        r.add_patch(API + "/channels/{cid}/messages/{mid}", self._edit_message)
+        r.add_delete(API + "/channels/{cid}/messages/{mid}", self._delete_message)
+        r.add_get(API + "/channels/{cid}/webhooks", self._list_webhooks)
+        r.add_post(API + "/channels/{cid}/webhooks", self._create_webhook)
+        r.add_post(API + "/webhooks/{wid}/{token}", self._execute_webhook)
+        r.add_patch(API + "/webhooks/{wid}/{token}/messages/{mid}", self._edit_webhook_message)
+        r.add_delete(API + "/webhooks/{wid}/{token}/messages/{mid}", self._delete_webhook_message)
+        r.add_post(API + "/interactions/{iid}/{token}/callback", self._interaction_callback)
+        r.add_put(API + "/applications/{aid}/commands", self._sync_commands)
+        r.add_put(API + "/applications/{aid}/guilds/{gid}/commands", self._sync_commands)
+        r.add_route("*", "/{tail:.*}", self._unhandled)
+        return app
+
+    async def _me(self, request: web.Request) -> web.Response:
+        return _json(self.bot_user)
+
+    async def _application(self, request: web.Request) -> web.Response:
+        return _json(self._app_info())
+
+    async def _unhandled(self, request: web.Request) -> web.Response:
+        self.unhandled.append(f"{request.method} {request.path}")
+        return _error(404, "404: Not Found (no such route in the loopback server)")
+
+    def _app_info(self) -> dict[str, Any]:
+        return {
+            "id": str(self.application_id),
+            "name": "Concord",
+            "description": "",
+            "icon": None,
+            "bot_public": False,
+            "bot_require_code_grant": False,
+            "owner": self.owner,
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "team": None,
+        }
+
+    async def _get_gateway(self, request: web.Request) -> web.Response:
+        return _json(
+            {
+                "url": self.gateway_url,
+                "shards": 1,
+                "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1},
+            }
+        )
+
+    @staticmethod
+    async def _body(request: web.Request) -> dict[str, Any]:
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            return json.loads(str(form.get("payload_json", "{}")))
+        if not request.can_read_body:
+            return {}
+        return await request.json()
+
+    def _channel_or_none(self, request: web.Request) -> int | None:
+        cid = int(request.match_info["cid"])
+        return cid if cid in self.channels else None
+
+    async def _get_channel(self, request: web.Request) -> web.Response:
+        cid = self._channel_or_none(request)
+        if cid is None:
+            return _error(404, "Unknown Channel", 10003)
+        return _json(self.channels[cid])
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        cid = self._channel_or_none(request)
+        if cid is None:
+            return _error(404, "Unknown Channel", 10003)
+        if failure := self._failure():
+            return failure
+        body = await self._body(request)
+        ref = body.get("message_reference")
+        msg = Recorded(
+            id=self.snowflake(),
+            channel_id=cid,
+            content=body.get("content") or "",
+            author=self.bot_user,
+            allowed_mentions=body.get("allowed_mentions"),
+            message_reference=self._reference(cid, int(ref["message_id"])) if ref else None,
+        )
+        self.messages[msg.id] = msg
+        payload = self._message_payload(msg)
+        await self._echo(payload)
+        return _json(payload)
+
+    def _message_or_none(self, request: web.Request) -> Recorded | None:
+        try:
+            mid = int(request.match_info["mid"])
+        except ValueError:
+            return None
+        msg = self.messages.get(mid)
+        if msg is None or msg.deleted:
+            return None
+        cid = request.match_info.get("cid")
+        if cid is not None and int(cid) != msg.channel_id:
+            return None
+        return msg
+
+    async def _get_message(self, request: web.Request) -> web.Response:
+        msg = self._message_or_none(request)
+        return _json(self._message_payload(msg)) if msg else _error(404, "Unknown Message", 10008)
+
+    async def _apply_edit(self, msg: Recorded, body: dict[str, Any]) -> web.Response:
+        msg.edits.append(body)
+        if "content" in body:
+            msg.content = body["content"] or ""
+        if "allowed_mentions" in body:
+            msg.allowed_mentions = body["allowed_mentions"]
+        msg.edited_timestamp = _now()
+        self._touch()
+        payload = self._message_payload(msg)
+        await self.dispatch("MESSAGE_UPDATE", payload)
+        return _json(payload)
+
+    async def _remove(self, msg: Recorded) -> web.Response:
+        msg.deleted = True
+        self._touch()
+        await self.dispatch(
+            "MESSAGE_DELETE",
+            {"id": str(msg.id), "channel_id": str(msg.channel_id), "guild_id": str(self.guild_id)},
+        )
+        return web.Response(status=204)
+
+    async def _edit_message(self, request: web.Request) -> web.Response:
+        msg = self._message_or_none(request)
+        if msg is None:
+            return _error(404, "Unknown Message", 10008)
+        if msg.author["id"] != self.bot_user["id"]:
+            return _error(403, "Cannot edit a message authored by another user", 50005)
+        return await self._apply_edit(msg, await self._body(request))
+
+    async def _delete_message(self, request: web.Request) -> web.Response:
+        msg = self._message_or_none(request)
+        if msg is None:
+            return _error(404, "Unknown Message", 10008)
+        return await self._remove(msg)
+
+    # webhooks
+
+    def _webhooks_denied(self) -> web.Response | None:
+        return _error(403, "Missing Permissions", 50013) if self.deny_webhooks else None
+
+    async def _list_webhooks(self, request: web.Request) -> web.Response:
+        if denied := self._webhooks_denied():
+            return denied
+        cid = self._channel_or_none(request)
+        if cid is None:
+            return _error(404, "Unknown Channel", 10003)
+        return _json([w for w in self.webhooks.values() if w["channel_id"] == str(cid)])
+
+    async def _create_webhook(self, request: web.Request) -> web.Response:
+        if denied := self._webhooks_denied():
+            return denied
+        cid = self._channel_or_none(request)
+        if cid is None:
+            return _error(404, "Unknown Channel", 10003)
+        body = await self._body(request)
+        name = str(body.get("name", ""))
+        if re.search("discord|clyde", name, re.IGNORECASE) or not 1 <= len(name) <= 80:
+            return _error(400, "Invalid Form Body", 50035)
+        return _json(self.add_webhook(cid, name))
+
+    def _webhook_or_error(self, request: web.Request) -> dict[str, Any] | web.Response:
+        if denied := self._webhooks_denied():
+            return denied
+        try:
+            hook = self.webhooks.get(int(request.match_info["wid"]))
+        except ValueError:
+            hook = None
+        if hook is None or hook["token"] != request.match_info["token"]:
+            return _error(404, "Unknown Webhook", 10015)
+        return hook
+
+    async def _execute_webhook(self, request: web.Request) -> web.Response:
+        if int(request.match_info["wid"]) == self.application_id:  # an interaction follow-up
+            return await self._followup(request)
+        hook = self._webhook_or_error(request)
+        if isinstance(hook, web.Response):
+            return hook
+        if failure := self._failure():
+            return failure
+        body = await self._body(request)
+        username = body.get("username")
+        if username is not None and (
+            re.search("discord|clyde", username, re.IGNORECASE) or not 1 <= len(username) <= 80
+        ):
+            return _error(400, "Invalid Form Body: username", 50035)
+        content = body.get("content") or ""
+        if len(content) > 2000:
+            return _error(400, "Invalid Form Body: content must be 2000 or fewer in length", 50035)
+        msg = Recorded(
+            id=self.snowflake(),
+            channel_id=int(hook["channel_id"]),
+            content=content,
+            author={
+                "id": hook["id"],
+                "username": username or hook["name"],
+                "discriminator": "0000",
+                "avatar": None,
+                "bot": True,
+            },
+            webhook_id=int(hook["id"]),
+            username=username,
+            avatar_url=body.get("avatar_url"),
+            allowed_mentions=body.get("allowed_mentions"),
+        )
+        self.messages[msg.id] = msg
+        payload = self._message_payload(msg)
+        await self._echo(payload)
+        if request.query.get("wait", "").lower() in ("1", "true"):
+            return _json(payload)
+        return web.Response(status=204)
+
+    async def _edit_webhook_message(self, request: web.Request) -> web.Response:
+        hook = self._webhook_or_error(request)
+        if isinstance(hook, web.Response):
+            return hook
+        msg = self._message_or_none(request)
+        if msg is None or msg.webhook_id != int(hook["id"]):
+            return _error(404, "Unknown Message", 10008)
+        body = await self._body(request)
+        if len(body.get("content") or "") > 2000:
+            return _error(400, "Invalid Form Body: content must be 2000 or fewer in length", 50035)
+        return await self._apply_edit(msg, body)
+
+    async def _delete_webhook_message(self, request: web.Request) -> web.Response:
+        hook = self._webhook_or_error(request)
+        if isinstance(hook, web.Response):
+            return hook
+        msg = self._message_or_none(request)
+        if msg is None or msg.webhook_id != int(hook["id"]):
+            return _error(404, "Unknown Message", 10008)
+        return await self._remove(msg)
+
+    # slash command registration
+
+    async def _sync_commands(self, request: web.Request) -> web.Response:
+        commands = await request.json()
+        guild = request.match_info.get("gid")
+        self.synced.append((int(guild) if guild else None, [c["name"] for c in commands]))
+        registered = [
+            {**c, "id": str(self.snowflake()), "application_id": str(self.application_id), "version": "1"}
+            | ({"guild_id": guild} if guild else {})
+            for c in commands
+        ]
+        return _json(registered)
+
+    # interactions
+
+    async def _interaction_callback(self, request: web.Request) -> web.Response:
+        call = self.interactions.get(request.match_info["token"])
+        if call is None or str(call.id) != request.match_info["iid"]:
+            return _error(404, "Unknown interaction", 10062)
+        if call.responses:
+            return _error(400, "Interaction has already been acknowledged.", 40060)
+        body = await self._body(request)
+        call.responses.append(body)
+        call.answered.set()
+        flags = (body.get("data") or {}).get("flags", 0)
+        return _json(
+            {
+                "interaction": {
+                    "id": str(call.id),
+                    "type": 2,
+                    "response_message_loading": body.get("type") == 5,
+                    "response_message_ephemeral": bool(flags & EPHEMERAL),
+                }
+            }
+        )
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        call = self.interactions.get(request.match_info["token"])
+        if call is None:
+            return _error(404, "Unknown Webhook", 10015)
+        body = await self._body(request)
+        call.responses.append({"type": "followup", "data": body})
+        call.answered.set()
+        msg = Recorded(
+            id=self.snowflake(), channel_id=call.channel_id, content=body.get("content") or "", author=self.bot_user
+        )
+        return _json(self._message_payload(msg))
