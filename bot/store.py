@@ -5,12 +5,15 @@ Other modules call the typed methods below; none of them writes SQL.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import aiosqlite
+
+from bot.glossary import AuditEntry, Change, Concept, Rendering
 
 # Each entry is one schema version; `PRAGMA user_version` records how many have been applied.
 MIGRATIONS: list[str] = [
@@ -70,6 +73,60 @@ MIGRATIONS: list[str] = [
         text TEXT NOT NULL,
         backend TEXT NOT NULL,
         created_at REAL NOT NULL
+    );
+    """,
+    # 2: the glossary. guild_id 0 = every server; a server's own row overrides the shared one.
+    """
+    CREATE TABLE glossary_concepts (
+        key TEXT NOT NULL,
+        guild_id INTEGER NOT NULL DEFAULT 0,
+        term TEXT NOT NULL,
+        type TEXT NOT NULL,          -- acronym | full | phrase
+        policy TEXT NOT NULL,        -- keep | keep-expand | translate | dnt
+        expansion TEXT NOT NULL DEFAULT '',
+        en_variants TEXT NOT NULL DEFAULT '',  -- '|'-separated
+        definition TEXT NOT NULL DEFAULT '',
+        updated_by TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (key, guild_id)
+    );
+    CREATE TABLE glossary_renderings (
+        concept_key TEXT NOT NULL,
+        language TEXT NOT NULL,
+        guild_id INTEGER NOT NULL DEFAULT 0,
+        preferred TEXT NOT NULL,
+        variants TEXT NOT NULL DEFAULT '',
+        forbidden TEXT NOT NULL DEFAULT '',
+        case_sensitive INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'draft',  -- draft | approved | forbidden
+        source TEXT NOT NULL DEFAULT '',
+        notes TEXT NOT NULL DEFAULT '',
+        updated_by TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (concept_key, language, guild_id)
+    );
+    -- Every glossary write is one row here; its id is the glossary version (AUTOINCREMENT: never reused).
+    -- language '' = the concept row itself. before/after: the row as JSON, NULL when absent.
+    CREATE TABLE glossary_audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        by TEXT NOT NULL,
+        action TEXT NOT NULL,
+        concept_key TEXT NOT NULL,
+        language TEXT NOT NULL DEFAULT '',
+        guild_id INTEGER NOT NULL DEFAULT 0,
+        before TEXT,
+        after TEXT
+    );
+    CREATE INDEX glossary_audit_entry ON glossary_audit (concept_key, language, guild_id);
+    -- First mention of a keep-and-expand term per meeting and language (the message that expanded it).
+    CREATE TABLE glossary_mentions (
+        meeting_id INTEGER NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+        language TEXT NOT NULL,
+        concept_key TEXT NOT NULL,
+        message_id INTEGER NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (meeting_id, language, concept_key)
     );
     """,
 ]
@@ -365,3 +422,165 @@ class Store:
             (key, text, backend, time.time()),
         )
         await self.db.commit()
+
+    async def meeting_guild(self, meeting_id: int) -> int | None:
+        async with self.db.execute("SELECT guild_id FROM meetings WHERE id = ?", (meeting_id,)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else None
+
+    # --- glossary --------------------------------------------------------------------------------
+
+    async def glossary_version(self) -> int:
+        """The id of the latest glossary change (0: never changed). Grows with every write."""
+        async with self.db.execute("SELECT COALESCE(MAX(id), 0) FROM glossary_audit") as cur:
+            row = await cur.fetchone()
+        return int(row[0])
+
+    async def glossary_concepts(self) -> list[Concept]:
+        async with self.db.execute("SELECT * FROM glossary_concepts ORDER BY key, guild_id") as cur:
+            rows = await cur.fetchall()
+        return [_concept(r) for r in rows]
+
+    async def glossary_renderings(self) -> list[Rendering]:
+        async with self.db.execute("SELECT * FROM glossary_renderings ORDER BY concept_key, language, guild_id") as cur:
+            rows = await cur.fetchall()
+        return [_rendering(r) for r in rows]
+
+    async def apply_glossary(self, changes: Sequence[Change], by: str) -> int:
+        """Write glossary changes and their audit rows in one transaction; returns the new version.
+
+        Each row (concept, or rendering per language and server) appears at most once in `changes`."""
+        now = time.time()
+        concept_rows, concept_deletes, rendering_rows, rendering_deletes, audit = [], [], [], [], []
+        for change in changes:
+            after = replace(change.after, updated_by=by, updated_at=now) if change.after is not None else None
+            row = after or change.before
+            assert row is not None
+            if isinstance(row, Concept):
+                ident: tuple = (row.key, "", row.guild_id)
+                if isinstance(after, Concept):
+                    concept_rows.append((
+                        after.key, after.guild_id, after.term, after.type, after.policy, after.expansion,
+                        "|".join(after.en_variants), after.definition, after.updated_by, after.updated_at,
+                    ))  # fmt: skip
+                else:
+                    concept_deletes.append((row.key, row.guild_id))
+            else:
+                ident = (row.concept_key, row.language, row.guild_id)
+                if isinstance(after, Rendering):
+                    rendering_rows.append((
+                        after.concept_key, after.language, after.guild_id, after.preferred, "|".join(after.variants),
+                        "|".join(after.forbidden), int(after.case_sensitive), after.status, after.source,
+                        after.notes, after.updated_by, after.updated_at,
+                    ))  # fmt: skip
+                else:
+                    rendering_deletes.append(ident)
+            audit.append((now, by, change.action, *ident, _json(change.before), _json(after)))
+        try:
+            await self.db.executemany(
+                "DELETE FROM glossary_renderings WHERE concept_key = ? AND language = ? AND guild_id = ?",
+                rendering_deletes,
+            )
+            await self.db.executemany("DELETE FROM glossary_concepts WHERE key = ? AND guild_id = ?", concept_deletes)
+            await self.db.executemany(
+                "INSERT OR REPLACE INTO glossary_concepts (key, guild_id, term, type, policy, expansion,"
+                " en_variants, definition, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                concept_rows,
+            )
+            await self.db.executemany(
+                "INSERT OR REPLACE INTO glossary_renderings (concept_key, language, guild_id, preferred, variants,"
+                " forbidden, case_sensitive, status, source, notes, updated_by, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rendering_rows,
+            )
+            await self.db.executemany(
+                "INSERT INTO glossary_audit (at, by, action, concept_key, language, guild_id, before, after)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                audit,
+            )
+            await self.db.commit()
+        except BaseException:
+            await self.db.rollback()
+            raise
+        return await self.glossary_version()
+
+    async def glossary_history(
+        self, concept_key: str, language: str | None = None, guild_id: int | None = None
+    ) -> list[AuditEntry]:
+        """Changes to a concept (and, with `language`, to its rendering in that language), newest first."""
+        sql = "SELECT * FROM glossary_audit WHERE concept_key = ?"
+        params: list[object] = [concept_key]
+        if language is not None:
+            sql += " AND language IN ('', ?)"
+            params.append(language)
+        if guild_id is not None:
+            sql += " AND guild_id IN (0, ?)"
+            params.append(guild_id)
+        async with self.db.execute(sql + " ORDER BY id DESC", params) as cur:
+            rows = await cur.fetchall()
+        return [_audit(r) for r in rows]
+
+    async def glossary_audit_entry(self, audit_id: int) -> AuditEntry | None:
+        async with self.db.execute("SELECT * FROM glossary_audit WHERE id = ?", (audit_id,)) as cur:
+            row = await cur.fetchone()
+        return _audit(row) if row else None
+
+    async def glossary_mentions(self, meeting_id: int, language: str, since: float) -> dict[str, int]:
+        """concept key -> the message that first mentioned (and expanded) it in this meeting and language."""
+        async with self.db.execute(
+            "SELECT concept_key, message_id FROM glossary_mentions WHERE meeting_id = ? AND language = ? AND at >= ?",
+            (meeting_id, language, since),
+        ) as cur:
+            rows = await cur.fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    async def add_glossary_mention(self, meeting_id: int, language: str, concept_key: str, message_id: int) -> None:
+        await self.db.execute(
+            "INSERT OR REPLACE INTO glossary_mentions (meeting_id, language, concept_key, message_id, at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (meeting_id, language, concept_key, message_id, time.time()),
+        )
+        await self.db.commit()
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(v for v in value.split("|") if v)
+
+
+def _concept(r: aiosqlite.Row) -> Concept:
+    return Concept(
+        key=r["key"], term=r["term"], type=r["type"], policy=r["policy"], expansion=r["expansion"],
+        en_variants=_split(r["en_variants"]), definition=r["definition"], guild_id=r["guild_id"],
+        updated_by=r["updated_by"], updated_at=r["updated_at"],
+    )  # fmt: skip
+
+
+def _rendering(r: aiosqlite.Row) -> Rendering:
+    return Rendering(
+        concept_key=r["concept_key"], language=r["language"], preferred=r["preferred"],
+        variants=_split(r["variants"]), forbidden=_split(r["forbidden"]), case_sensitive=bool(r["case_sensitive"]),
+        status=r["status"], source=r["source"], notes=r["notes"], guild_id=r["guild_id"],
+        updated_by=r["updated_by"], updated_at=r["updated_at"],
+    )  # fmt: skip
+
+
+def _json(row: Concept | Rendering | None) -> str | None:
+    return json.dumps(asdict(row), ensure_ascii=False) if row is not None else None
+
+
+def _audit(r: aiosqlite.Row) -> AuditEntry:
+    def load(raw: str | None) -> Concept | Rendering | None:
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        if "concept_key" in data:
+            for name in ("variants", "forbidden"):
+                data[name] = tuple(data[name])
+            return Rendering(**data)
+        data["en_variants"] = tuple(data["en_variants"])
+        return Concept(**data)
+
+    return AuditEntry(
+        id=r["id"], at=r["at"], by=r["by"], action=r["action"], concept_key=r["concept_key"],
+        language=r["language"], guild_id=r["guild_id"], before=load(r["before"]), after=load(r["after"]),
+    )  # fmt: skip

@@ -100,6 +100,47 @@ class FakeLibre:
         return app
 
 
+# --- placeholder mangling, as real engines do it (for `FakeLibre.transform`) ---------------------------
+
+_TOKEN = re.compile(r"ZQX(\d+)Z")
+Transform = Callable[[str, str, str], str]
+
+
+def mangle_tokens(
+    *,
+    spaces: bool = False,
+    lower: bool = False,
+    reorder: bool = False,
+    drop: bool | Callable[[int], bool] = False,
+) -> Transform:
+    """A `transform` that mangles the ZQX placeholders in an answer: "ZQX 3 Z", "zqx3z", tokens moved to
+    the end in reverse order, or dropped (all, or those whose index `drop(i)` picks)."""
+
+    def transform(out: str, q: str, target: str) -> str:
+        tokens = _TOKEN.findall(out)
+        if reorder and tokens:
+            out = _TOKEN.sub("", out).rstrip() + " " + " ".join(f"ZQX{t}Z" for t in reversed(tokens))
+        if drop:
+            picked = drop if callable(drop) else (lambda _i: True)
+            out = _TOKEN.sub(lambda m: "" if picked(int(m[1])) else m[0], out)
+        if spaces:
+            out = _TOKEN.sub(lambda m: f"ZQX {m[1]} Z", out)
+        if lower:
+            out = re.sub(r"ZQX ?(\d+) ?Z", lambda m: m[0].lower(), out)
+        return out
+
+    return transform
+
+
+def chain(*transforms: Transform) -> Transform:
+    def transform(out: str, q: str, target: str) -> str:
+        for step in transforms:
+            out = step(out, q, target)
+        return out
+
+    return transform
+
+
 def _json(body: str, status: int = 200) -> web.Response:
     return web.Response(text=body, status=status, content_type="application/json")
 

@@ -1,7 +1,9 @@
 """The translation chain around deep-translator.
 
     TranslationService.translate
-      shield Discord markup -> chunk to the backend limit -> Cache -> Chain[ Retrying(Backend) ... ] -> unshield
+      shield Discord markup -> glossary: hold matched terms -> chunk to the backend limit
+        -> Cache -> Chain[ Retrying(Backend) ... ] -> restore markup and approved renderings
+        -> a term lost by the engine: unprotected translation, repaired -> sweep forbidden renderings
 
 deep-translator is synchronous and has no timeout, so each call runs in a bounded thread pool (one per
 backend, so a hung service cannot starve the others) under a hard deadline. A fresh deep-translator
@@ -33,6 +35,7 @@ from deep_translator import exceptions as dt
 
 from bot import text as markup
 from bot.config import Settings
+from bot.glossary import AppliedTerm, Glossary, TermContext, TermPlan
 from bot.languages import BACKENDS, Language, for_translation
 from bot.store import Store
 
@@ -58,6 +61,7 @@ class Translation:
     backend_ms: float = 0.0  # time spent waiting on backends for this text
     unsupported: bool = False  # no configured backend translates this pair: a human interpreter is needed
     error: str | None = None
+    terms: tuple[AppliedTerm, ...] = ()  # glossary terms in the message: what each became and how
 
 
 @dataclass
@@ -215,13 +219,14 @@ class TranslationService:
         by_language: dict[str, str] | None = None,
         cache_size: int = 5000,
         stats: Stats | None = None,
+        glossary: Glossary | None = None,
     ) -> None:
         self.backends = {b.name: b for b in backends}
         self.order = [b.name for b in backends]
         self.by_language = by_language or {}
         self.store = store
         self.stats = stats or Stats()
-        self.glossary_version = 0
+        self.glossary = glossary
         self._memory: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._cache_size = cache_size
         self._inflight: dict[str, asyncio.Future[tuple[str, str, float]]] = {}
@@ -236,7 +241,14 @@ class TranslationService:
             if n in self.backends and source.supports(self.backends[n].kind) and target.supports(self.backends[n].kind)
         ]
 
-    async def translate(self, text: str, source: Language, target: Language) -> Translation:
+    @property
+    def glossary_version(self) -> int:
+        return max(self.glossary.version, 0) if self.glossary is not None else 0
+
+    async def translate(
+        self, text: str, source: Language, target: Language, *, context: TermContext | None = None
+    ) -> Translation:
+        """Translate one message; `context` (server, meeting, message) scopes glossary terms and first mentions."""
         source, target = for_translation(source), for_translation(target)
         if source.code == target.code or not text.strip():
             return Translation(text, ok=True)
@@ -244,19 +256,66 @@ class TranslationService:
         if not route:
             return Translation(text, ok=False, unsupported=True, error=f"no backend translates {target.code}")
         shielded, holder = markup.shield(text)
+        plan = None
+        if self.glossary is not None:
+            plan = await self.glossary.plan(shielded, holder, source, target, context)
+        try:
+            translated, used, backend_ms, cached = await self._translate_text(
+                plan.text if plan else shielded, source, target, route
+            )
+        except TranslationError as exc:
+            return Translation(text, ok=False, error=str(exc))
+        if plan is None:
+            return Translation(
+                markup.unshield(translated, holder), ok=True, backend=used, cached=cached, backend_ms=backend_ms
+            )
+        out, terms, extra_ms = await self._apply_glossary(plan, translated, source, target, route)
+        return Translation(out, ok=True, backend=used, cached=cached, backend_ms=backend_ms + extra_ms, terms=terms)
+
+    async def _translate_text(
+        self, shielded: str, source: Language, target: Language, route: list[str]
+    ) -> tuple[str, str, float, bool]:
+        """(translation with tokens, backend, ms waiting on backends, all from cache) of a shielded text."""
         pieces: list[str] = []
         backend_ms, cached, used = 0.0, True, route[0]
-        try:
-            for chunk in markup.split_message(shielded, BACKEND_CHUNK):
-                translated, used, ms, hit = await self._translate_chunk(chunk, source, target, route)
-                pieces.append(translated)
-                backend_ms += ms
-                cached = cached and hit
-        except TranslationError as exc:
-            return Translation(text, ok=False, backend_ms=backend_ms, error=str(exc))
-        return Translation(
-            markup.unshield("\n".join(pieces), holder), ok=True, backend=used, cached=cached, backend_ms=backend_ms
-        )
+        for chunk in markup.split_message(shielded, BACKEND_CHUNK):
+            translated, used, ms, hit = await self._translate_chunk(chunk, source, target, route)
+            pieces.append(translated)
+            backend_ms += ms
+            cached = cached and hit
+        return "\n".join(pieces), used, backend_ms, cached
+
+    async def _apply_glossary(
+        self, plan: TermPlan, translated: str, source: Language, target: Language, route: list[str]
+    ) -> tuple[str, tuple[AppliedTerm, ...], float]:
+        """Restore approved renderings; repair an unprotected translation when the engine lost a term."""
+        assert self.glossary is not None
+        stats = self.glossary.stats
+        out, lost, outcomes = plan.restore(translated)
+        extra_ms = 0.0
+        if lost:
+            log.info("engine lost %d glossary term(s) (%s -> %s); repairing", len(lost), source.code, target.code)
+            try:
+                fallback, _, ms, _ = await self._translate_text(plan.base, source, target, route)
+                extra_ms += ms
+                markup_only = markup.Holder(plan.holder.values[: plan.markup_count])
+                engine: dict[str, str] = {}
+                for surface in {u.surface for u in lost}:  # the engine's own rendering of the term alone
+                    alone, _, ms, _ = await self._translate_text(surface, source, target, route)
+                    extra_ms += ms
+                    engine[surface] = alone.strip().rstrip(".。!！")
+                out, repaired = plan.repair(markup.unshield(fallback, markup_only), engine)
+                outcomes = repaired
+            except TranslationError as exc:  # keep the protected translation; put the lost terms at the end
+                log.warning("fallback translation failed: %s", exc)
+                for use in lost:
+                    out = f"{out.rstrip()} ({use.value})"
+                    outcomes[use.index] = "appended"
+        out, swept = plan.sweep(out)
+        stats.forbidden_replaced += swept
+        for outcome in outcomes.values():
+            stats.add(outcome)
+        return out, plan.applied(outcomes), extra_ms
 
     def _key(self, text: str, source: Language, target: Language, route: list[str]) -> str:
         raw = "\x1f".join([route[0], source.code, target.code, str(self.glossary_version), text])
@@ -334,4 +393,7 @@ def build_translator(settings: Settings, store: Store | None) -> TranslationServ
         backends.append(Retrying(backend, retries=settings.translate_retries, stats=stats))
     if not backends:
         raise ValueError("no translator is configured: check CONCORD_TRANSLATOR and its key or URL")
-    return TranslationService(backends, store=store, by_language=settings.translator_by_language, stats=stats)
+    glossary = Glossary(store) if store is not None else None
+    return TranslationService(
+        backends, store=store, by_language=settings.translator_by_language, stats=stats, glossary=glossary
+    )

@@ -1,0 +1,326 @@
+"""The glossary itself: matching, the store with its history, import/export, bad input. No translation here."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.glossary import (
+    BadFile,
+    BadLanguage,
+    BadTerm,
+    DuplicateTerm,
+    Glossary,
+    UnknownAudit,
+    UnknownTerm,
+    WouldOverwrite,
+)
+from bot.store import MIGRATIONS, Store
+
+CONCEPTS = """\
+id,term,type,policy,expansion,en_variants,definition
+iep,IEP,acronym,keep-expand,Individualized Education Program,,Special-education plan
+principal,principal,full,translate,,,Head of a school
+assistant-principal,assistant principal,phrase,translate,,vice principal,
+accommodations,accommodation,full,translate,,,How a student learns or is tested
+gate,GATE,acronym,keep-expand,Gifted and Talented Education,,
+title-i,Title I,phrase,keep-expand,,Title 1,Federal funds
+credit-recovery,credit recovery,phrase,translate,,,
+sst,SST,acronym,keep-expand,Student Study Team,,
+sbac,Smarter Balanced,phrase,dnt,,SBAC,
+policy,policy,full,translate,,,
+"""
+ES = """\
+concept,preferred,variants,forbidden,case_sensitive,status,source,notes
+iep,Programa de Educación Individualizada,Programa de Educación Individualizado,PEI,no,approved,SERR-es,
+principal,director/a,directora|director,,no,approved,,
+principal,principal,,,no,forbidden,,MT trap: 'main'
+assistant-principal,subdirector/a,,,no,approved,,
+accommodations,adaptaciones,,alojamiento|acomodaciones,no,approved,,
+gate,Educación para Alumnos Dotados y Talentosos,,puerta,no,draft,,
+title-i,Título I,,encabezado I,no,approved,,
+sst,Equipo de Estudio del Estudiante,,,no,approved,,
+policy,política,,,no,approved,,
+"""
+ZH = """\
+concept,preferred,variants,forbidden,case_sensitive,status,source,notes
+iep,個別教育計劃,,,no,approved,SFUSD-zh,
+principal,校長,,,no,approved,,
+accommodations,合理便利,,住宿,no,approved,,
+credit-recovery,學分補修,,信用恢复,no,approved,,
+"""
+KO = """\
+concept,preferred,variants,forbidden,case_sensitive,status,source,notes
+principal,교장,,,no,approved,,
+"""
+AR = """\
+concept,preferred,variants,forbidden,case_sensitive,status,source,notes
+principal,مدير المدرسة,,,no,approved,,
+iep,برنامج التعليم الفردي,,,no,approved,,
+"""
+
+
+def write_seed(directory) -> None:
+    directory.mkdir(exist_ok=True)
+    for name, text in (("concepts.csv", CONCEPTS), ("es.csv", ES), ("zh-TW.csv", ZH), ("ko.csv", KO),
+                       ("ar.csv", AR)):  # fmt: skip
+        (directory / name).write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+async def glossary(store: Store, tmp_path) -> Glossary:
+    write_seed(tmp_path / "seed")
+    glossary = Glossary(store)
+    await glossary.import_file(tmp_path / "seed", by="seed")
+    return glossary
+
+
+def found(glossary: Glossary, text: str, source: str = "en", target: str = "es") -> list[str]:
+    return [text[h.start : h.end] for h in glossary.build_matcher(source, target).find(text)]
+
+
+# --- matching -------------------------------------------------------------------------------------
+
+
+async def test_longest_term_wins_over_a_shorter_one_inside_it(glossary):
+    assert found(glossary, "The assistant principal and the principal met.") == ["assistant principal", "principal"]
+
+
+async def test_terms_match_only_at_word_boundaries(glossary):
+    assert found(glossary, "principals, principality, unprincipled, GATEWAY, IEPX, SSTs") == ["principals", "SSTs"]
+
+
+async def test_acronyms_are_case_sensitive_words_are_not(glossary):
+    assert found(glossary, "Open the gate for GATE students; the Principal and the PRINCIPAL") == [
+        "GATE", "Principal", "PRINCIPAL",
+    ]  # fmt: skip
+
+
+async def test_simple_english_plurals_match(glossary):
+    text = "two IEPs, many accommodations, new policies, three principals"
+    assert found(glossary, text) == ["IEPs", "accommodations", "policies", "principals"]
+
+
+async def test_multiword_terms_match_across_any_whitespace(glossary):
+    text = "Our credit\u00a0recovery and credit   recovery classes"
+    assert found(glossary, text, "en", "zh-TW") == ["credit\u00a0recovery", "credit   recovery"]
+
+
+async def test_english_variants_and_expansions_match(glossary):
+    assert found(glossary, "Title 1 funds, the vice principal and an Individualized Education Program") == [
+        "Title 1", "vice principal", "Individualized Education Program",
+    ]  # fmt: skip
+
+
+async def test_chinese_terms_match_without_word_boundaries(glossary):
+    text = "我的孩子的個別教育計劃和IEP會議,校長說學分補修"
+    assert found(glossary, text, "zh-TW", "en") == ["個別教育計劃", "IEP", "校長", "學分補修"]
+
+
+async def test_korean_terms_match_with_a_particle_attached(glossary):
+    assert found(glossary, "교장이 말했습니다. 교장선생님", "ko", "en") == ["교장", "교장"]
+
+
+async def test_arabic_terms_match_in_right_to_left_text(glossary):
+    assert found(glossary, "تحدث مدير المدرسة عن برنامج التعليم الفردي.", "ar", "en") == [
+        "مدير المدرسة", "برنامج التعليم الفردي",
+    ]  # fmt: skip
+
+
+async def test_language_to_english_matches_renderings_variants_and_the_english_acronym(glossary):
+    text = "La directora habló del Programa de Educación Individualizado y del IEP de mi hijo."
+    hits = glossary.build_matcher("es", "en").find(text)
+    assert [(text[h.start : h.end], h.target.later) for h in hits] == [
+        ("directora", "principal"), ("Programa de Educación Individualizado", "IEP"), ("IEP", "IEP"),
+    ]  # fmt: skip
+
+
+async def test_forbidden_status_rows_are_never_enforced_but_become_forbidden_renderings(glossary):
+    row = glossary.rendering("principal", "es")
+    assert row.preferred == "director/a" and "principal" in row.forbidden
+    assert found(glossary, "el principal", "es", "en") == []
+
+
+async def test_terms_without_a_rendering_in_a_language_are_left_to_the_engine_unless_kept(glossary):
+    # vi has no rows: "principal" (translate) is not protected, "IEP" (keep-expand) keeps its acronym.
+    hits = glossary.build_matcher("en", "vi").find("The principal explained the IEP.")
+    assert [(h.target.key, h.target.later) for h in hits] == [("iep", "IEP")]
+
+
+# --- store, history, revert -----------------------------------------------------------------------
+
+
+async def test_migration_2_creates_the_glossary_tables(store):
+    assert await store.schema_version() == len(MIGRATIONS) == 2
+    async with store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
+        tables = {row[0] for row in await cur.fetchall()}
+    assert {"glossary_concepts", "glossary_renderings", "glossary_audit", "glossary_mentions"} <= tables
+
+
+async def test_every_change_is_an_audit_row_and_any_version_can_be_restored(glossary):
+    start = glossary.version
+    await glossary.edit("principal", "es", preferred="director(a)", by="ana#1")
+    await glossary.edit("principal", "es", preferred="director o directora", by="luis#2")
+    assert glossary.version > start
+    history = await glossary.history("principal", "es")
+    assert [(h.by, h.after.preferred) for h in history[:2]] == [("luis#2", "director o directora"),
+                                                                ("ana#1", "director(a)")]  # fmt: skip
+    await glossary.revert(history[0].id, by="admin")  # undo luis's change
+    assert glossary.rendering("principal", "es").preferred == "director(a)"
+    await glossary.restore(history[0].id, by="admin")  # bring luis's version back
+    assert glossary.rendering("principal", "es").preferred == "director o directora"
+    seed_row = next(h for h in await glossary.history("principal", "es") if h.by == "seed")
+    await glossary.restore(seed_row.id, by="admin")
+    assert glossary.rendering("principal", "es").preferred == "director/a"
+    newest = (await glossary.history("principal", "es"))[0]
+    assert (newest.action, newest.by) == ("restore", "admin")
+
+
+async def test_reverting_an_added_term_removes_it(glossary):
+    await glossary.add_term("es", "field trip", "excursión escolar", by="ana")
+    added = (await glossary.history("field trip", "es"))[0]
+    await glossary.revert(added.id, by="ana")
+    assert glossary.rendering("field-trip", "es") is None
+
+
+async def test_add_approve_show_and_search(glossary):
+    row = await glossary.add_term("vi", "principal", "hiệu trưởng", by="lan", notes="SERR-vi")
+    assert row.status == "draft"
+    assert (await glossary.approve("principal", "vi", by="lan")).status == "approved"
+    view = await glossary.show("Principal", "vi")
+    assert view.concept.key == "principal" and view.rendering.preferred == "hiệu trưởng"
+    assert [v.concept.key for v in await glossary.search("princip", "vi")][:2] == ["principal",
+                                                                                  "assistant-principal"]  # fmt: skip
+    assert [v.concept.key for v in await glossary.search("hiệu", "vi")] == ["principal"]
+
+
+async def test_a_server_can_have_its_own_rendering_without_changing_the_shared_one(glossary):
+    await glossary.edit("SST", "es", preferred="Equipo de Éxito Estudiantil", by="district-b", guild_id=42)
+    assert glossary.rendering("sst", "es", 42).preferred == "Equipo de Éxito Estudiantil"
+    assert glossary.rendering("sst", "es").preferred == "Equipo de Estudio del Estudiante"
+    await glossary.edit_concept("SST", expansion="Student Success Team", by="district-b", guild_id=42)
+    assert glossary.concepts(42)["sst"].expansion == "Student Success Team"
+    assert glossary.concepts()["sst"].expansion == "Student Study Team"
+
+
+# --- bad input changes nothing ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda g: g.add_term("xx", "IEP", "PEI", by="a"), BadLanguage, "Unknown language 'xx'"),
+        (lambda g: g.add_term("en", "IEP", "IEP", by="a"), BadLanguage, "English is the glossary's source"),
+        (lambda g: g.add_term("es", "  ", "algo", by="a"), BadTerm, "term is empty"),
+        (lambda g: g.add_term("es", "x" * 1000, "algo", by="a"), BadTerm, "1000 characters long"),
+        (lambda g: g.add_term("es", "tutor", "a|b", by="a"), BadTerm, "'|'"),
+        (lambda g: g.add_term("es", "principal", "jefe", by="a"), DuplicateTerm, "already has a Spanish rendering"),
+        (lambda g: g.edit("nothing", "es", preferred="x", by="a"), UnknownTerm, "no glossary term 'nothing'"),
+        (lambda g: g.edit("principal", "es", forbidden=["director/a"], by="a"), Exception, "both the preferred"),
+        (lambda g: g.revert(99999, by="a"), UnknownAudit, "no glossary change #99999"),
+    ],
+)
+async def test_bad_input_gets_a_clear_error_and_changes_nothing(glossary, call, error, message):
+    before = glossary.version
+    with pytest.raises(error, match=message.replace("|", r"\|").replace("(", r"\(")):
+        await call(glossary)
+    assert await glossary.store.glossary_version() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("es.csv", b"concept,rendering\niep,PEI\n", "wrong columns"),
+        ("es.csv", "concept,preferred\niep,Programa\n".encode("utf-16"), "not UTF-8"),
+        ("es.csv", b"concept,preferred\nnope,algo\n", "unknown concept 'nope'"),
+        ("es.csv", b"concept,preferred\nsst,uno\nsst,dos\n", "line 3: duplicate concept 'sst'"),
+        ("es.csv", b"concept,preferred,status\nsst,uno,maybe\n", "status must be one of"),
+        ("xx.csv", b"tutor,tutor\n", "cannot tell the language"),
+        ("glossary.csv", b"a,b,c\n1,2,3\n", "unrecognized columns"),
+        ("es.csv", b"", "is empty"),
+    ],
+)
+async def test_bad_files_are_refused_whole(glossary, name, data, message):
+    before = glossary.version
+    with pytest.raises(BadFile, match=message):
+        await glossary.import_file(data, name=name, by="cli")
+    assert await glossary.store.glossary_version() == before
+
+
+async def test_a_file_that_would_overwrite_approved_terms_asks_first(glossary):
+    data = b"principal,jefe\ntutor,tutor/a\n"
+    with pytest.raises(WouldOverwrite) as caught:
+        await glossary.import_file(data, name="deepl.csv", language="es", by="cli")
+    assert "principal [es]: preferred: 'director/a' -> 'jefe'" in str(caught.value)
+    assert glossary.rendering("principal", "es").preferred == "director/a"
+    assert glossary.find_concept("tutor") is None  # the whole file waited
+    summary = await glossary.import_file(data, name="deepl.csv", language="es", by="cli", force=True)
+    assert (summary.added, summary.updated) == (2, 1)  # tutor: concept + rendering
+    assert glossary.rendering("principal", "es").preferred == "jefe"
+
+
+# --- import / export -----------------------------------------------------------------------------------
+
+
+async def test_reimporting_the_seed_changes_nothing(glossary, tmp_path):
+    before = glossary.version
+    summary = await glossary.import_file(tmp_path / "seed", by="seed")
+    assert summary.added == summary.updated == 0 and summary.unchanged > 0
+    assert glossary.version == before
+
+
+async def test_full_export_round_trips_into_an_empty_database(glossary, tmp_path):
+    full = await glossary.export("es", "full")
+    concepts = await glossary.export_concepts()
+    assert full.splitlines()[0] == "concept,preferred,variants,forbidden,case_sensitive,status,source,notes"
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "concepts.csv").write_text(concepts, encoding="utf-8")
+    (tmp_path / "copy" / "es.csv").write_text(full, encoding="utf-8")
+    async with await Store.open(tmp_path / "other.db") as other_store:
+        other = Glossary(other_store)
+        await other.import_file(tmp_path / "copy", by="cli")
+        assert await other.export("es", "full") == full
+        assert await other.export_concepts() == concepts
+
+
+async def test_two_column_exports_are_what_deepl_and_google_take(glossary):
+    csv_text = await glossary.export("es", "csv")
+    tsv_text = await glossary.export("es", "tsv")
+    assert "principal,director/a" in csv_text.splitlines()
+    assert "accommodation\tadaptaciones" in tsv_text.splitlines()
+    assert "Individualized Education Program\tPrograma de Educación Individualizada" in tsv_text.splitlines()
+    rows = [line.split("\t") for line in tsv_text.splitlines()]
+    assert all(len(r) == 2 and r[0] and r[1] for r in rows)  # no header, no empty cells
+    assert len({r[0] for r in rows}) == len(rows)  # DeepL refuses duplicate source terms
+
+
+async def test_two_column_and_google_equivalent_term_files_import(glossary):
+    await glossary.import_file(b"report card\tboleta de calificaciones\n", name="deepl.tsv", language="es", by="cli")
+    assert glossary.rendering("report-card", "es").preferred == "boleta de calificaciones"
+    data = "en,es,zh-TW\ntranscript,expediente académico,成績單\n".encode()
+    await glossary.import_file(data, name="google.csv", by="cli")
+    assert glossary.rendering("transcript", "zh-TW").preferred == "成績單"
+
+
+async def test_lint_finds_duplicates_conflicts_and_forbidden_preferred(glossary):
+    await glossary.import_file(
+        b"concept,preferred,forbidden\npolicy,director/a,\ncredit-recovery,recuperaci\xc3\xb3n,director/a\n",
+        name="es.csv", by="cli", force=True,
+    )  # fmt: skip
+    await glossary.store.db.execute(
+        "UPDATE glossary_renderings SET forbidden = preferred WHERE concept_key = 'sst' AND language = 'es'"
+    )
+    await glossary.store.db.commit()
+    await glossary.load()
+    kinds = {(p.kind, p.concept) for p in await glossary.lint()}
+    assert ("duplicate", "principal") in kinds or ("duplicate", "policy") in kinds
+    assert ("conflict", "credit-recovery") in kinds
+    assert ("forbidden-preferred", "sst") in kinds
+    assert ("missing-expansion", "title-i") in kinds
+
+
+async def test_seed_loads_only_into_an_empty_glossary(store, tmp_path):
+    write_seed(tmp_path / "seed")
+    glossary = Glossary(store)
+    first = await glossary.seed(tmp_path / "seed")
+    assert first is not None and first.added > 0
+    assert await glossary.seed(tmp_path / "seed") is None
