@@ -116,7 +116,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot read script {args.script}: {exc}") from None
     with tempfile.TemporaryDirectory() as tmp:
         database = Path(args.database) if args.database else Path(tmp) / "simulate.db"
-        report = asyncio.run(simulate.run(script, args.languages, settings, database, live=args.live, burst=args.burst))
+        report = asyncio.run(
+            simulate.run(
+                script,
+                args.languages,
+                settings,
+                database,
+                live=args.live,
+                burst=args.burst,
+                glossary=not args.no_glossary,
+            )
+        )
     print(report.render())
     return 0 if report.lost == 0 else 1
 
@@ -138,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--libre-url", help="LibreTranslate-compatible server, e.g. http://127.0.0.1:5000/")
     sim.add_argument("--database", help="SQLite file to use (default: a temporary one)")
     sim.add_argument("--live", action="store_true", help="also print each delivery as it happens")
+    sim.add_argument("--no-glossary", action="store_true", help="translate without the education glossary")
     sim.add_argument("--burst", action="store_true", help="send all lines at once instead of one after another")
     sim.add_argument("-v", "--verbose", action="store_true", help="log translation warnings")
     sim.set_defaults(func=cmd_simulate)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot import languages
 from bot.config import Settings
+from bot.glossary import Glossary
 from bot.languages import Language
 from bot.relay import Incoming, RelayEngine
 from bot.sinks import Outgoing, TerminalSink
@@ -80,7 +81,14 @@ class Report:
 
 
 async def run(
-    script: str, language_list: str, settings: Settings, database: Path, *, live: bool = False, burst: bool = False
+    script: str,
+    language_list: str,
+    settings: Settings,
+    database: Path,
+    *,
+    live: bool = False,
+    burst: bool = False,
+    glossary: bool = True,
 ) -> Report:
     """Relay the script. By default each line waits for its deliveries, like a meeting's pace; `burst` sends
     all lines at once (order per channel is still kept)."""
@@ -97,7 +105,11 @@ async def run(
         names={cid: lang.channel for cid, lang in channels.items()}, out=sys.stdout if live else _Null()
     )
     store = await Store.open(database)
+    if glossary:  # the seed glossaries, as a freshly installed bot has them
+        await Glossary(store).seed(settings.glossary_dir)
     translator = build_translator(settings, store)
+    if not glossary:
+        translator.glossary = None
     engine = RelayEngine(store, translator, sink, retry_every=0)
     try:
         meeting = await store.create_meeting(guild_id=0, name="simulation")

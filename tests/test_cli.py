@@ -39,9 +39,24 @@ def test_simulate_relays_the_example_meeting_into_three_languages_offline(libre,
     out = result.stdout
     for header in ("== #english (en", "== #español (es", "== #tiếng-việt (vi", "== #繁體中文 (zh-TW"):
         assert header in out
-    assert "Carmen: [es] Good evening, families, and welcome to our ELAC meeting." in out
+    # The seed glossary is on: first mention expanded, the MT trap "principal" replaced.
+    assert (
+        "Carmen: [es] Good evening, families, and welcome to our Comité Asesor de Padres de Aprendices de Inglés "
+        "(ELAC, por sus siglas en inglés) meeting." in out
+    )
+    assert "Carmen: [es] Our director/a, Mr. Davis, will join us in a few minutes." in out
     assert "Rosa · Español: [en] ¿Cuándo recibiremos los resultados del ELPAC?" in out
     assert "20 messages, 60 deliveries, 0 delivered untranslated (marked), 0 lost" in out
+
+
+def test_simulate_without_glossary_shows_the_raw_machine_translation(libre, tmp_path):
+    script = tmp_path / "m.txt"
+    script.write_text("Carmen: Our principal will explain the IEP.\n", encoding="utf-8")
+    args = ["simulate", str(script), "--languages", "es", "--translator", "libre", "--libre-url", libre.url]
+    raw = cli(*args, "--no-glossary", cwd=tmp_path)
+    assert "Carmen: [es] Our principal will explain the IEP." in raw.stdout
+    enforced = cli(*args, cwd=tmp_path)
+    assert "Carmen: [es] Our director/a will explain the Programa de Educación Individualizada" in enforced.stdout
 
 
 def test_simulate_with_translation_down_delivers_marked_originals(libre, tmp_path):
