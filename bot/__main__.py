@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot import simulate
+from bot import bench, simulate
 from bot.config import Settings
 from bot.languages import BACKENDS, UnknownLanguage
 
@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("-o", "--output", help="write to this file instead of standard output")
     actions.add_parser("lint", help="find duplicates, conflicts, empty renderings, forbidden == preferred")
     glossary.set_defaults(func=cmd_glossary)
+    bench.add_parser(sub)
     return parser
 
 
