@@ -22,14 +22,15 @@ from discord.ext import commands
 
 from bot import languages
 from bot.config import Settings
-from bot.relay import RelayEngine
+from bot.glossary import Glossary, GlossaryError
+from bot.relay import CorrectionError, RelayEngine
 from bot.sinks import Outgoing, SinkError
 from bot.store import Store
 from bot.translation import TranslationService, build_translator
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.relay", "cogs.meetings")
+EXTENSIONS = ("cogs.relay", "cogs.meetings", "cogs.glossary")
 WEBHOOK_NAME = "Concord"
 MESSAGE_LIMIT = 2000
 NO_PINGS = discord.AllowedMentions.none()
@@ -75,6 +76,24 @@ def with_author_prefix(content: str, author_name: str) -> str:
         return prefix + content
     log.warning("fallback message cut to %d characters to fit the author's name", MESSAGE_LIMIT)
     return prefix + content[: MESSAGE_LIMIT - len(prefix) - 1] + "…"
+
+
+def undecorate(content: str, *, plain: bool) -> str:
+    """The relayed text of a message as posted: without the reply line, nor the author prefix the sink puts
+    on plain (non-webhook) messages."""
+    if content.startswith("> ↪ ") and "\n" in content:
+        content = content.split("\n", 1)[1]
+    if plain and content.startswith("**") and ":** " in content:
+        content = content.split(":** ", 1)[1]
+    return content
+
+
+def fit(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """Cut a reply to Discord's limit at a line break, saying so."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit - 2)
+    return text[: cut if cut > 0 else limit - 2] + "\n…"
 
 
 @contextlib.contextmanager
@@ -247,6 +266,19 @@ class DiscordSink:
 # --- slash command errors ------------------------------------------------------------------------
 
 
+class NotVolunteer(app_commands.CheckFailure):
+    """Changing the glossary or correcting translations needs the volunteer role (or Manage Server)."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__(f"needs the {role} role or Manage Server")
+        self.role = role
+
+
+def _sentence(error: Exception) -> str:
+    text = str(error).strip().rstrip(".")
+    return text[:1].upper() + text[1:] + "."
+
+
 def explain(error: Exception) -> str | None:
     """A polite sentence for errors people can act on; None for bugs (those get logged)."""
     if isinstance(error, app_commands.CommandInvokeError):
@@ -254,6 +286,13 @@ def explain(error: Exception) -> str | None:
     if isinstance(error, languages.UnknownLanguage):
         codes = ", ".join(f"`{code}`" for code in languages.LANGUAGES)
         return f"Sorry, I don't know the language code `{error.code}`. Please use one of: {codes}."
+    if isinstance(error, NotVolunteer):
+        return (
+            f"Sorry, only members with the **{error.role}** role (or the **Manage Server** permission) can change "
+            "the glossary or correct translations. Anyone can use `/glossary show` and `/glossary search`."
+        )
+    if isinstance(error, GlossaryError | CorrectionError):
+        return f"Sorry, that did not work: {_sentence(error)} Nothing was changed."
     if isinstance(error, app_commands.MissingPermissions):
         return "Sorry, only members with the **Manage Server** permission can change meeting channels."
     if isinstance(error, app_commands.NoPrivateMessage):
@@ -266,12 +305,14 @@ def explain(error: Exception) -> str | None:
 class ConcordTree(app_commands.CommandTree):
     """The one place slash-command errors become replies."""
 
-    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        """Also called by the cogs' modals and buttons, so every error reply reads the same."""
         text = explain(error)
         if text is None:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error("/%s failed in channel %s", command, interaction.channel_id, exc_info=error)
             text = "Sorry, something went wrong. It has been logged; please try again in a moment."
+        text = fit(text)
         with contextlib.suppress(discord.HTTPException):
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True)
@@ -311,6 +352,13 @@ class ConcordBot(commands.Bot):
         self.store = store
         self.translator = translator
         self.sync_commands = sync_commands
+
+    @property
+    def glossary(self) -> Glossary:
+        """The glossary the translator enforces: edits through it take effect on the next message."""
+        if self.translator.glossary is None:
+            raise RuntimeError("the translator was built without a store, so it has no glossary")
+        return self.translator.glossary
 
     async def setup_hook(self) -> None:
         self.sink = DiscordSink(self)

@@ -5,6 +5,10 @@
   later message's translation finishes first.
 - Nothing lost: an outbox row exists for every (message, target channel) before any network call. When
   translation fails, the original is delivered, marked, and a retry later edits the translation in place.
+- Volunteers' corrections win over machines: `correct()` edits a relayed message in place (marked as
+  corrected), stores the correction and marks its outbox row 'corrected', so retries and restarts leave it
+  alone. An edit of the original by its author is new text: it is translated again and replaces the
+  correction (which stays in the store's history).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
@@ -19,7 +24,7 @@ from bot import languages
 from bot.glossary import TermContext
 from bot.languages import Language
 from bot.sinks import Outgoing, Sink, SinkError
-from bot.store import Channel, Source, Store
+from bot.store import Channel, Correction, Relayed, Source, Store
 from bot.text import split_message
 from bot.translation import Translation, TranslationService
 
@@ -28,6 +33,20 @@ log = logging.getLogger(__name__)
 DISCORD_LIMIT = 1900  # Discord allows 2000; the sink may add a reply link or the author's name
 UNTRANSLATED = "⏳"  # marks an original delivered because translation failed; replaced when a retry succeeds
 NEEDS_INTERPRETER = "🗣️"  # marks an original in a language no engine covers
+CORRECTED = "✅"  # marks a message a volunteer corrected
+CORRECTED_LINE = f"-# {CORRECTED} corrected by a volunteer"
+CORRECTION_LIMIT = DISCORD_LIMIT - len(CORRECTED_LINE) - 1  # the longest correction that fits with its marker
+
+
+class CorrectionError(Exception):
+    """A correction that cannot be made; the message says why, and nothing was changed."""
+
+
+def without_markers(text: str) -> str:
+    """A relayed text without Concord's marker lines (untranslated, needs an interpreter, corrected)."""
+    marks = (UNTRANSLATED, NEEDS_INTERPRETER, CORRECTED)
+    kept = [line for line in text.split("\n") if not (line.startswith("-# ") and line[3:].lstrip().startswith(marks))]
+    return "\n".join(kept).strip()
 
 
 @dataclass(frozen=True)
@@ -222,6 +241,8 @@ class RelayEngine:
         row = rows.get(target.channel_id)
         if row is None or row.state == "deleted":
             return
+        if row.state == "corrected" and row.version >= source.version:
+            return  # a volunteer corrected this copy; only a newer version of the original replaces it
         if row.state == "delivered" and row.version == source.version and translation.ok:
             return  # already there (e.g. a retry raced a later success)
         dst = languages.get(target.language)
@@ -293,6 +314,64 @@ class RelayEngine:
             return source.message_id
         parts = await self.store.parts(source_id, channel_id)
         return parts[0] if parts else None
+
+    # --- corrections -----------------------------------------------------------------------------
+
+    async def correct(self, relayed_id: int, text: str, *, by: str, original: str = "") -> Correction:
+        """A volunteer's correction: edit the relayed message in place, marked, and store the correction.
+
+        Runs in the channel's lane, so a delivery or retry already queued there cannot overwrite it. The
+        outbox row becomes 'corrected': later retries and restarts leave the message as the volunteer left it.
+        Raises CorrectionError (nothing changed) for an empty or too long text or a message that is not ours.
+        """
+        text = text.strip()
+        if not text:
+            raise CorrectionError("the correction is empty")
+        if len(text) > CORRECTION_LIMIT:
+            raise CorrectionError(f"the correction is {len(text)} characters long; the limit is {CORRECTION_LIMIT}")
+        copy = await self.store.relayed(relayed_id)
+        if copy is None:
+            raise CorrectionError("this message is not a Concord translation (or it was deleted)")
+        done: asyncio.Future[Correction] = asyncio.get_running_loop().create_future()
+
+        async def job() -> None:
+            try:
+                result = await self._apply_correction(copy, text, by, original)
+            except Exception as exc:
+                if not done.cancelled():
+                    done.set_exception(exc)
+            else:
+                if not done.cancelled():
+                    done.set_result(result)
+
+        self._lane(copy.channel_id).queue.put_nowait(job)
+        return await done
+
+    async def _apply_correction(self, copy: Relayed, text: str, by: str, original: str) -> Correction:
+        source = await self.store.source(copy.source_id)
+        if source is None or source.deleted or await self.store.relayed(copy.relayed_id) is None:
+            raise CorrectionError("the original message was deleted")
+        reply_to = await self._counterpart(source.reply_to, copy.channel_id) if copy.part == 0 else None
+        out = Outgoing(
+            content=f"{text}\n{CORRECTED_LINE}",
+            author_name=source.author_name,
+            avatar_url=source.avatar_url,
+            reply_to=reply_to,
+            rtl=languages.get(copy.language).rtl,
+        )
+        await self._sink_call(lambda: self.sink.edit(copy.channel_id, copy.relayed_id, out))
+        correction = Correction(
+            relayed_id=copy.relayed_id,
+            source_id=copy.source_id,
+            channel_id=copy.channel_id,
+            language=copy.language,
+            source_version=source.version,
+            original=original,
+            corrected=text,
+            by=by,
+            at=time.time(),
+        )
+        return replace(correction, id=await self.store.record_correction(correction))
 
     # --- retries ---------------------------------------------------------------------------------
 

@@ -129,6 +129,25 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (meeting_id, language, concept_key)
     );
     """,
+    # 3: volunteers' corrections of relayed messages. The outbox row of a corrected copy gets state
+    # 'corrected' (at the source version corrected), so retries leave it alone; an edit of the source by
+    # its author (a newer version) translates again and replaces it.
+    """
+    CREATE TABLE corrections (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        relayed_id INTEGER NOT NULL,
+        source_id INTEGER NOT NULL REFERENCES sources(message_id) ON DELETE CASCADE,
+        channel_id INTEGER NOT NULL,
+        language TEXT NOT NULL,
+        source_version INTEGER NOT NULL,
+        original TEXT NOT NULL,
+        corrected TEXT NOT NULL,
+        by TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX corrections_relayed ON corrections (relayed_id);
+    CREATE INDEX corrections_source ON corrections (source_id);
+    """,
 ]
 
 
@@ -160,6 +179,33 @@ class Source:
     version: int = 0
     deleted: bool = False
     links: str = ""
+
+
+@dataclass(frozen=True)
+class Relayed:
+    """One relayed message (a part of a source's copy in a target channel)."""
+
+    relayed_id: int
+    source_id: int
+    channel_id: int
+    part: int
+    language: str
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A volunteer's correction of one relayed message."""
+
+    relayed_id: int
+    source_id: int
+    channel_id: int
+    language: str
+    source_version: int
+    original: str
+    corrected: str
+    by: str
+    at: float
+    id: int = 0
 
 
 @dataclass(frozen=True)
@@ -408,6 +454,50 @@ class Store:
 
     async def is_relayed(self, message_id: int) -> bool:
         return await self.relayed_from(message_id) is not None
+
+    async def relayed(self, relayed_id: int) -> Relayed | None:
+        """A relayed message with its source, channel, part and language; None if it is not ours."""
+        async with self.db.execute(
+            "SELECT m.relayed_id, m.source_id, m.channel_id, m.part, o.language FROM message_map m"
+            " JOIN outbox o ON o.source_id = m.source_id AND o.channel_id = m.channel_id WHERE m.relayed_id = ?",
+            (relayed_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return Relayed(*row) if row else None
+
+    # --- corrections -----------------------------------------------------------------------------
+
+    async def record_correction(self, correction: Correction) -> int:
+        """Store a correction and mark its outbox row 'corrected' at that source version, in one transaction."""
+        c = correction
+        try:
+            cur = await self.db.execute(
+                "INSERT INTO corrections (relayed_id, source_id, channel_id, language, source_version, original,"
+                " corrected, by, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (c.relayed_id, c.source_id, c.channel_id, c.language, c.source_version, c.original, c.corrected,
+                 c.by, c.at),
+            )  # fmt: skip
+            await self.db.execute(
+                "UPDATE outbox SET state = 'corrected', version = ?, last_error = NULL, updated_at = ?"
+                " WHERE source_id = ? AND channel_id = ?",
+                (c.source_version, c.at, c.source_id, c.channel_id),
+            )
+            await self.db.commit()
+        except BaseException:
+            await self.db.rollback()
+            raise
+        return int(cur.lastrowid or 0)
+
+    async def corrections(self, *, relayed_id: int | None = None, source_id: int | None = None) -> list[Correction]:
+        """Corrections of one relayed message or of every copy of a source, oldest first."""
+        sql, params = "SELECT * FROM corrections WHERE 1 = 1", []
+        if relayed_id is not None:
+            sql, params = sql + " AND relayed_id = ?", [*params, relayed_id]
+        if source_id is not None:
+            sql, params = sql + " AND source_id = ?", [*params, source_id]
+        async with self.db.execute(sql + " ORDER BY id", params) as cur:
+            rows = await cur.fetchall()
+        return [Correction(**dict(r)) for r in rows]  # the columns are the fields
 
     # --- translation cache -----------------------------------------------------------------------
 

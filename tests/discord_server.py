@@ -13,8 +13,11 @@ What it does like Discord:
   so loop prevention is tested against real echoes. Echoes are sent *before* the REST reply, the
   hardest order for the bot.
 
-Helpers inject what people do (`post`, `edit`, `delete`, `bulk_delete`, `slash`, `autocomplete`);
-`deny_webhooks = True` answers 403 on every webhook endpoint (no Manage Webhooks permission).
+Helpers inject what people do (`post`, `edit`, `delete`, `bulk_delete`, `slash`, `autocomplete`,
+`message_command` for a message context menu, `submit_modal`, `click` on a button, `upload` for an attachment
+option, `add_role` for a guild role members can hold); `deny_webhooks = True` answers 403 on every webhook
+endpoint (no Manage Webhooks permission). Interaction replies keep their files (`response["files"]`), and
+follow-ups and edits of the original response are recorded in order (`InteractionCall.wait_for`).
 
 REST replies carry exactly `Content-Type: application/json`: discord.py refuses aiohttp's
 `json_response`, which appends a charset.
@@ -109,18 +112,54 @@ class Recorded:
 
 
 @dataclass
+class Upload:
+    """A file someone attached to a slash command option (served by the loopback server at `url`)."""
+
+    id: int
+    filename: str
+    data: bytes
+    url: str
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "filename": self.filename,
+            "size": len(self.data),
+            "url": self.url,
+            "proxy_url": self.url,
+            "content_type": "text/csv",
+        }
+
+
+@dataclass
 class InteractionCall:
     id: int
     token: str
     channel_id: int
-    responses: list[dict[str, Any]] = field(default_factory=list)  # callback and follow-up bodies
+    member: dict[str, Any] = field(default_factory=dict)  # who acted (clicks and modal submits reuse it)
+    # Callback bodies ({"type": 4, "data": ...}), follow-ups ({"type": "followup", "data": ...}) and edits of
+    # the original response ({"type": "edit", "data": ...}), in order; each with "files": [(name, bytes)] and,
+    # when it made a message, "message_id".
+    responses: list[dict[str, Any]] = field(default_factory=list)
     answered: asyncio.Event = field(default_factory=asyncio.Event)
+    _change: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def record(self, response: dict[str, Any]) -> None:
+        self.responses.append(response)
+        self.answered.set()
+        self._change.set()
+        self._change = asyncio.Event()
 
     async def reply(self) -> dict[str, Any]:
         """The first callback body, e.g. {"type": 4, "data": {"content": ..., "flags": 64}}."""
-        async with asyncio.timeout(3):
-            await self.answered.wait()
-        return self.responses[0]
+        return await self.wait_for(1)
+
+    async def wait_for(self, count: int, seconds: float = 3.0) -> dict[str, Any]:
+        """The `count`-th response (1 = the callback), once it has arrived: e.g. the follow-up after a defer."""
+        async with asyncio.timeout(seconds):
+            while len(self.responses) < count:
+                await self._change.wait()
+        return self.responses[count - 1]
 
 
 class FakeDiscord:
@@ -138,6 +177,8 @@ class FakeDiscord:
         self.synced: list[tuple[int | None, list[str]]] = []  # (guild id or None for global, command names)
         self.unhandled: list[str] = []  # "METHOD path" of requests no route matched
         self.deny_webhooks = False
+        self.roles: list[dict[str, Any]] = []  # besides @everyone
+        self.uploads: dict[int, Upload] = {}
         # Seconds between echoing a posted message on the gateway and answering the REST call: the bot
         # then sees its own post before it knows the new message's id (only its webhook ids can tell).
         self.echo_lead = 0.0
@@ -194,10 +235,12 @@ class FakeDiscord:
         """A new human member of the guild (for `post(..., author=...)`)."""
         return self._user(name)
 
-    def _member(self, user: dict[str, Any], permissions: int | None = None) -> dict[str, Any]:
+    def _member(
+        self, user: dict[str, Any], permissions: int | None = None, roles: tuple[int, ...] | list[int] = ()
+    ) -> dict[str, Any]:
         member = {
             "user": user,
-            "roles": [],
+            "roles": [str(r) for r in roles],
             "joined_at": _now(),
             "deaf": False,
             "mute": False,
@@ -244,7 +287,8 @@ class FakeDiscord:
                     "managed": False,
                     "mentionable": False,
                     "flags": 0,
-                }
+                },
+                *self.roles,
             ],
             "members": [self._member(self.bot_user), self._member(self.owner)],
             "channels": list(self.channels.values()),
@@ -386,6 +430,30 @@ class FakeDiscord:
         }
         return self.webhooks[wid]
 
+    async def add_role(self, name: str) -> int:
+        """A new guild role (no permissions of its own); the bot learns of it by GUILD_ROLE_CREATE."""
+        role = {
+            "id": str(self.snowflake()),
+            "name": name,
+            "permissions": "0",
+            "position": len(self.roles) + 1,
+            "color": 0,
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+        }
+        self.roles.append(role)
+        await self.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(self.guild_id), "role": role})
+        return int(role["id"])
+
+    def upload(self, filename: str, data: bytes) -> Upload:
+        """A file to pass as an attachment option of `slash`; the bot downloads it from this server."""
+        upload_id = self.snowflake()
+        url = f"http://127.0.0.1:{self.port}/attachments/{upload_id}/{filename}"
+        self.uploads[upload_id] = Upload(upload_id, filename, data, url)
+        return self.uploads[upload_id]
+
     def fail_next_post(self, status: int, times: int = 1) -> None:
         """Answer the next `times` message posts (webhook or plain) with `status` (e.g. 429, 400)."""
         self._failures.extend([status] * times)
@@ -460,9 +528,19 @@ class FakeDiscord:
         )
 
     def _interaction(
-        self, kind: int, channel_id: int, data: dict[str, Any], user: dict[str, Any] | None, permissions: int
+        self,
+        kind: int,
+        channel_id: int,
+        data: dict[str, Any],
+        user: dict[str, Any] | None,
+        permissions: int,
+        roles: tuple[int, ...] | list[int] = (),
+        member: dict[str, Any] | None = None,
     ) -> tuple[InteractionCall, dict[str, Any]]:
-        call = InteractionCall(id=self.snowflake(), token=f"itoken{self.snowflake()}", channel_id=channel_id)
+        member = member or self._member(user or self.owner, permissions, roles)
+        call = InteractionCall(
+            id=self.snowflake(), token=f"itoken{self.snowflake()}", channel_id=channel_id, member=member
+        )
         self.interactions[call.token] = call
         payload = {
             "id": str(call.id),
@@ -474,7 +552,7 @@ class FakeDiscord:
             "guild": {"id": str(self.guild_id), "locale": "en-US", "features": []},
             "channel_id": str(channel_id),
             "channel": self.channels[channel_id],
-            "member": self._member(user or self.owner, permissions),
+            "member": member,
             "data": data,
             "locale": "en-US",
             "guild_locale": "en-US",
@@ -494,16 +572,89 @@ class FakeDiscord:
         *,
         user: dict[str, Any] | None = None,
         permissions: int = ALL_PERMISSIONS,
-        **options: str | int,
+        roles: tuple[int, ...] | list[int] = (),
+        **options: str | int | bool | Upload,
     ) -> InteractionCall:
-        """Someone runs `/command subcommand option:value ...` in a channel (INTERACTION_CREATE)."""
-        opts = [{"name": k, "type": 4 if isinstance(v, int) else 3, "value": v} for k, v in options.items()]
+        """Someone runs `/command subcommand option:value ...` in a channel (INTERACTION_CREATE).
+
+        Option types follow the values: str, int, bool, or an `Upload` (an attachment option)."""
+        opts: list[dict[str, Any]] = []
+        attachments: dict[str, Any] = {}
+        for name, value in options.items():
+            if isinstance(value, Upload):
+                opts.append({"name": name, "type": 11, "value": str(value.id)})
+                attachments[str(value.id)] = value.payload()
+            else:
+                kind = 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 3
+                opts.append({"name": name, "type": kind, "value": value})
         if subcommand:
             opts = [{"name": subcommand, "type": 1, "options": opts}]
-        data = {"id": str(self.snowflake()), "name": command, "type": 1, "options": opts}
-        call, payload = self._interaction(2, channel_id, data, user, permissions)
+        data: dict[str, Any] = {"id": str(self.snowflake()), "name": command, "type": 1, "options": opts}
+        if attachments:
+            data["resolved"] = {"attachments": attachments}
+        call, payload = self._interaction(2, channel_id, data, user, permissions, roles)
         await self.dispatch("INTERACTION_CREATE", payload)
         return call
+
+    async def message_command(
+        self,
+        name: str,
+        message_id: int,
+        *,
+        user: dict[str, Any] | None = None,
+        permissions: int = ALL_PERMISSIONS,
+        roles: tuple[int, ...] | list[int] = (),
+    ) -> InteractionCall:
+        """Someone picks Apps → `name` on a message (a message context-menu command)."""
+        msg = self.messages[message_id]
+        data = {
+            "id": str(self.snowflake()),
+            "name": name,
+            "type": 3,
+            "target_id": str(message_id),
+            "resolved": {"messages": {str(message_id): self._message_payload(msg)}},
+        }
+        call, payload = self._interaction(2, msg.channel_id, data, user, permissions, roles)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return call
+
+    async def submit_modal(self, call: InteractionCall, values: dict[str, str]) -> InteractionCall:
+        """The person who got a modal from `call` fills it in (text inputs by custom_id) and submits it."""
+        modal = next(r["data"] for r in call.responses if r.get("type") == 9)
+        rows = []
+        for row in modal["components"]:
+            inputs = row["components"] if row["type"] == 1 else [row["component"]]
+            rows.append(
+                {"type": 1, "components": [
+                    {"type": 4, "custom_id": i["custom_id"], "value": values.get(i["custom_id"], i.get("value", ""))}
+                    for i in inputs
+                ]}
+            )  # fmt: skip
+        data = {"custom_id": modal["custom_id"], "components": rows}
+        new, payload = self._interaction(5, call.channel_id, data, None, 0, member=call.member)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return new
+
+    async def click(
+        self, call: InteractionCall, custom_id: str, *, user: dict[str, Any] | None = None
+    ) -> InteractionCall:
+        """Someone presses the button `custom_id` on a message `call` answered with (its author by default)."""
+
+        def buttons(response: dict[str, Any]) -> list[str]:
+            rows = (response.get("data") or {}).get("components") or []
+            return [c.get("custom_id", "") for row in rows for c in row.get("components", [])]
+
+        response = next(r for r in reversed(call.responses) if custom_id in buttons(r) and "message_id" in r)
+        data = response["data"]
+        message = Recorded(response["message_id"], call.channel_id, data.get("content") or "", self.bot_user)
+        payload_message = {**self._message_payload(message), "flags": data.get("flags", 0)}
+        payload_message["components"] = data["components"]
+        data = {"custom_id": custom_id, "component_type": 2}
+        member = self._member(user, ALL_PERMISSIONS) if user else call.member
+        new, payload = self._interaction(3, call.channel_id, data, None, 0, member=member)
+        payload["message"] = payload_message
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return new
 
     async def autocomplete(
         self, channel_id: int, command: str, subcommand: str, focused: str, typed: str, **options: str
@@ -548,9 +699,11 @@ class FakeDiscord:
         r.add_get(API + "/channels/{cid}/webhooks", self._list_webhooks)
         r.add_post(API + "/channels/{cid}/webhooks", self._create_webhook)
         r.add_post(API + "/webhooks/{wid}/{token}", self._execute_webhook)
+        r.add_patch(API + "/webhooks/{wid}/{token}/messages/@original", self._edit_original)
         r.add_patch(API + "/webhooks/{wid}/{token}/messages/{mid}", self._edit_webhook_message)
         r.add_delete(API + "/webhooks/{wid}/{token}/messages/{mid}", self._delete_webhook_message)
         r.add_post(API + "/interactions/{iid}/{token}/callback", self._interaction_callback)
+        r.add_get("/attachments/{aid}/{name}", self._download)
         r.add_put(API + "/applications/{aid}/commands", self._sync_commands)
         r.add_put(API + "/applications/{aid}/guilds/{gid}/commands", self._sync_commands)
         r.add_route("*", "/{tail:.*}", self._unhandled)
@@ -588,6 +741,20 @@ class FakeDiscord:
                 "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1},
             }
         )
+
+    @staticmethod
+    async def _files(request: web.Request) -> list[tuple[str, bytes]]:
+        """(filename, content) of the files of a multipart request."""
+        if not request.content_type.startswith("multipart/"):
+            return []
+        form = await request.post()
+        return [(f.filename, f.file.read()) for f in form.values() if isinstance(f, web.FileField)]
+
+    async def _download(self, request: web.Request) -> web.Response:
+        upload = self.uploads.get(int(request.match_info["aid"]))
+        if upload is None:
+            return _error(404, "Not Found")
+        return web.Response(body=upload.data, headers={"Content-Type": "application/octet-stream"})
 
     @staticmethod
     async def _body(request: web.Request) -> dict[str, Any]:
@@ -785,7 +952,8 @@ class FakeDiscord:
         guild = request.match_info.get("gid")
         self.synced.append((int(guild) if guild else None, [c["name"] for c in commands]))
         registered = [
-            {**c, "id": str(self.snowflake()), "application_id": str(self.application_id), "version": "1"}
+            {"description": "", **c, "id": str(self.snowflake()), "application_id": str(self.application_id)}
+            | {"version": "1"}  # Discord answers an empty description for context menus
             | ({"guild_id": guild} if guild else {})
             for c in commands
         ]
@@ -800,28 +968,37 @@ class FakeDiscord:
         if call.responses:
             return _error(400, "Interaction has already been acknowledged.", 40060)
         body = await self._body(request)
-        call.responses.append(body)
-        call.answered.set()
-        flags = (body.get("data") or {}).get("flags", 0)
-        return _json(
-            {
-                "interaction": {
-                    "id": str(call.id),
-                    "type": 2,
-                    "response_message_loading": body.get("type") == 5,
-                    "response_message_ephemeral": bool(flags & EPHEMERAL),
-                }
-            }
+        response = {**body, "files": await self._files(request)}
+        interaction: dict[str, Any] = {
+            "id": str(call.id),
+            "type": 2,
+            "response_message_loading": body.get("type") == 5,
+            "response_message_ephemeral": bool((body.get("data") or {}).get("flags", 0) & EPHEMERAL),
+        }
+        if body.get("type") in (4, 5):  # a new (ephemeral) message; kept out of the channel's messages
+            response["message_id"] = self.snowflake()
+            interaction["response_message_id"] = str(response["message_id"])
+        call.record(response)
+        return _json({"interaction": interaction})
+
+    async def _edit_original(self, request: web.Request) -> web.Response:
+        call = self.interactions.get(request.match_info["token"])
+        if call is None:
+            return _error(404, "Unknown Webhook", 10015)
+        body = await self._body(request)
+        call.record({"type": "edit", "data": body, "files": await self._files(request)})
+        msg = Recorded(
+            id=self.snowflake(), channel_id=call.channel_id, content=body.get("content") or "", author=self.bot_user
         )
+        return _json(self._message_payload(msg))
 
     async def _followup(self, request: web.Request) -> web.Response:
         call = self.interactions.get(request.match_info["token"])
         if call is None:
             return _error(404, "Unknown Webhook", 10015)
         body = await self._body(request)
-        call.responses.append({"type": "followup", "data": body})
-        call.answered.set()
         msg = Recorded(
             id=self.snowflake(), channel_id=call.channel_id, content=body.get("content") or "", author=self.bot_user
         )
+        call.record({"type": "followup", "data": body, "files": await self._files(request), "message_id": msg.id})
         return _json(self._message_payload(msg))

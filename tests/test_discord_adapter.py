@@ -330,6 +330,8 @@ async def test_reply_line_is_dropped_rather_than_exceeding_2000_characters(bot, 
 
 # --- /concord ------------------------------------------------------------------------------------
 
+COMMANDS = ["concord", "glossary", "Correct translation"]  # what the bot registers
+
 
 async def test_slash_commands_are_not_synced_on_start_by_default(bot, server):
     assert server.synced == []
@@ -338,8 +340,8 @@ async def test_slash_commands_are_not_synced_on_start_by_default(bot, server):
 async def test_owner_can_sync_slash_commands_to_this_server_by_mentioning_the_bot(bot, server, meeting):
     await server.post(meeting.spare, f"<@{server.bot_user['id']}> sync", author=server.owner)
     await server.wait_until(lambda: len(relayed(server, meeting.spare)) == 1)
-    assert server.synced == [(server.guild_id, ["concord"])]
-    assert relayed(server, meeting.spare)[0].content == "Synced 1 command(s) (here)."
+    assert server.synced == [(server.guild_id, COMMANDS)]
+    assert relayed(server, meeting.spare)[0].content == f"Synced {len(COMMANDS)} command(s) (here)."
 
 
 async def test_only_the_owner_can_sync(bot, server, meeting):
@@ -350,7 +352,7 @@ async def test_only_the_owner_can_sync(bot, server, meeting):
 
 @pytest.mark.parametrize("bot_settings", ["test guild"], indirect=True)
 async def test_slash_commands_sync_to_the_test_guild_only(bot, server):
-    assert server.synced == [(server.guild_id, ["concord"])]
+    assert server.synced == [(server.guild_id, COMMANDS)]
 
 
 async def test_concord_link_binds_the_channel(bot, server, meeting, store):
