@@ -234,37 +234,43 @@ class RelayEngine:
 
     async def _deliver(self, source: Source, target: Channel, translation_task: Awaitable[Translation]) -> None:
         translation = await translation_task
-        current = await self.store.source(source.message_id)
-        if current is None or current.deleted or current.version != source.version:
+        now = await self.store.delivery(source.message_id, target.channel_id)
+        if now is None or now.source_deleted or now.source_version != source.version or now.state == "deleted":
             return  # a newer edit or a delete is queued behind us and will do the work
-        rows = {r.channel_id: r for r in await self.store.outbox(source.message_id)}
-        row = rows.get(target.channel_id)
-        if row is None or row.state == "deleted":
-            return
-        if row.state == "corrected" and row.version >= source.version:
+        if now.state == "corrected" and now.version >= source.version:
             return  # a volunteer corrected this copy; only a newer version of the original replaces it
-        if row.state == "delivered" and row.version == source.version and translation.ok:
+        if now.state == "delivered" and now.version == source.version and translation.ok:
             return  # already there (e.g. a retry raced a later success)
         dst = languages.get(target.language)
         body = translation.text if translation.ok else f"{translation.text}\n{marker(dst, translation)}"
         if source.links:
             body = f"{body}\n📎 {source.links}"
         reply_to = await self._counterpart(source.reply_to, target.channel_id)
+        state = "delivered" if translation.ok or translation.unsupported else "untranslated"
         try:
-            await self._write_parts(source, target.channel_id, body, reply_to, dst.rtl)
+            await self._write_parts(source, target.channel_id, body, reply_to, dst.rtl, now.parts, state)
         except SinkError as exc:
             log.warning("could not deliver %s to %s: %s", source.message_id, target.channel_id, exc)
             await self.store.set_outbox(source.message_id, target.channel_id, "pending", error=str(exc))
             return
-        state = "delivered" if translation.ok or translation.unsupported else "untranslated"
-        await self.store.set_outbox(source.message_id, target.channel_id, state, version=source.version)
         if self.on_delivered:
             self.on_delivered(source.message_id, target.channel_id, translation)
 
-    async def _write_parts(self, source: Source, channel_id: int, body: str, reply_to: int | None, rtl: bool) -> None:
-        """Make the channel show `body`: edit the parts already posted, post missing ones, delete extras."""
-        existing = await self.store.parts(source.message_id, channel_id)
+    async def _write_parts(
+        self,
+        source: Source,
+        channel_id: int,
+        body: str,
+        reply_to: int | None,
+        rtl: bool,
+        existing: list[int],
+        state: str,
+    ) -> None:
+        """Make the channel show `body`: edit the parts already posted, post missing ones, delete extras;
+        then record the new state. Each posted part is recorded before the next post, so a crash never
+        makes a restart post it twice; the last one is recorded together with the state."""
         chunks = split_message(body, DISCORD_LIMIT)
+        unrecorded: list[tuple[int, int]] = []
         for index, chunk in enumerate(chunks):
             out = Outgoing(
                 content=chunk,
@@ -275,12 +281,15 @@ class RelayEngine:
             )
             if index < len(existing):
                 await self._sink_call(lambda out=out, mid=existing[index]: self.sink.edit(channel_id, mid, out))
-            else:
-                relayed_id = await self._sink_call(lambda out=out: self.sink.post(channel_id, out))
-                await self.store.add_part(source.message_id, channel_id, index, relayed_id)
+                continue
+            for part, relayed_id in unrecorded:
+                await self.store.add_part(source.message_id, channel_id, part, relayed_id)
+            relayed_id = await self._sink_call(lambda out=out: self.sink.post(channel_id, out))
+            unrecorded = [(index, relayed_id)]
         for extra in existing[len(chunks) :]:
             await self._sink_call(lambda extra=extra: self.sink.delete(channel_id, extra))
             await self.store.remove_part(extra)
+        await self.store.delivered(source.message_id, channel_id, unrecorded, state, source.version)
 
     async def _delete_copies(self, source_id: int, channel_id: int) -> None:
         try:

@@ -218,6 +218,15 @@ class OutboxRow:
     attempts: int
 
 
+@dataclass(frozen=True)
+class Delivery:
+    source_version: int
+    source_deleted: bool
+    state: str
+    version: int
+    parts: list[int]
+
+
 class Store:
     """Typed access to the SQLite file. Use `async with await Store.open(path)` or call `close()`."""
 
@@ -423,6 +432,32 @@ class Store:
         await self.db.commit()
 
     # --- message map -----------------------------------------------------------------------------
+
+    async def delivery(self, source_id: int, channel_id: int) -> Delivery | None:
+        """Everything a delivery must check, in one query (the relay's hot path: one round trip, not three)."""
+        async with self.db.execute(
+            "SELECT s.version, s.deleted, o.state, o.version,"
+            " (SELECT group_concat(relayed_id) FROM (SELECT relayed_id FROM message_map"
+            "   WHERE source_id = s.message_id AND channel_id = o.channel_id ORDER BY part))"
+            " FROM sources s JOIN outbox o ON o.source_id = s.message_id"
+            " WHERE s.message_id = ? AND o.channel_id = ?",
+            (source_id, channel_id),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        parts = [int(p) for p in row[4].split(",")] if row[4] else []
+        return Delivery(row[0], bool(row[1]), row[2], row[3], parts)
+
+    async def delivered(
+        self, source_id: int, channel_id: int, new_parts: list[tuple[int, int]], state: str, version: int
+    ) -> None:
+        """Record the last posted parts and the outbox state in one transaction."""
+        await self.db.executemany(
+            "INSERT OR REPLACE INTO message_map (source_id, channel_id, part, relayed_id) VALUES (?, ?, ?, ?)",
+            [(source_id, channel_id, part, relayed_id) for part, relayed_id in new_parts],
+        )
+        await self.set_outbox(source_id, channel_id, state, version=version)
 
     async def add_part(self, source_id: int, channel_id: int, part: int, relayed_id: int) -> None:
         await self.db.execute(
