@@ -363,7 +363,11 @@ class ConcordBot(commands.Bot):
     async def setup_hook(self) -> None:
         self.sink = DiscordSink(self)
         self.engine = RelayEngine(
-            self.store, self.translator, self.sink, retry_every=self.settings.retry_untranslated_every
+            self.store,
+            self.translator,
+            self.sink,
+            retry_every=self.settings.retry_untranslated_every,
+            keep_days=self.settings.keep_days,
         )
         await self.engine.start()
         for extension in EXTENSIONS:

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     translate_timeout: float = 10.0  # hard deadline for one backend call, in seconds
     translate_retries: int = 2  # extra tries on 429 / 5xx / timeouts before falling back
     translate_workers: int = 16  # threads per backend (deep-translator is synchronous)
+    keep_days: float = 30.0  # meeting text (for edits, retries, corrections) is forgotten after this many days
     retry_untranslated_every: float = 30.0  # seconds between retries of messages delivered untranslated
 
     volunteer_role: str = "Volunteer"  # may change glossary terms (members with Manage Server may too)

@@ -113,11 +113,13 @@ class RelayEngine:
         sink_attempts: int = 4,
         sink_backoff: float = 0.5,
         fan_out: int | None = None,
+        keep_days: float | None = None,
     ) -> None:
         self.store = store
         self.translator = translator
         self.sink = sink
         self.retry_every = retry_every
+        self.keep_days = keep_days  # None: keep meeting text forever
         self.sink_attempts = sink_attempts
         self.sink_backoff = sink_backoff
         # None: every target's translation starts at once. 1: one at a time (the peers' design, for bench).
@@ -131,7 +133,9 @@ class RelayEngine:
     # --- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Deliver whatever a previous run left pending, then retry untranslated messages periodically."""
+        """Forget expired meeting text, deliver whatever a previous run left pending, then retry untranslated
+        messages periodically."""
+        await self.purge()
         for row in await self.store.outbox_in_state("pending"):
             source = await self.store.source(row.source_id)
             if source and not source.deleted:
@@ -397,11 +401,24 @@ class RelayEngine:
             count += 1
         return count
 
+    async def purge(self) -> int:
+        if self.keep_days is None:
+            return 0
+        forgotten = await self.store.purge(self.keep_days)
+        if forgotten:
+            log.info("forgot %d message(s) older than %g days", forgotten, self.keep_days)
+        return forgotten
+
     async def _retry_loop(self) -> None:
+        passes = 0
         while True:
             await asyncio.sleep(self.retry_every)
+            passes += 1
             try:
                 await self.retry_now()
+                if passes * self.retry_every >= 3600:  # and, about hourly, the retention purge
+                    passes = 0
+                    await self.purge()
             except Exception:
                 log.exception("retry pass failed")
 

@@ -534,6 +534,16 @@ class Store:
             rows = await cur.fetchall()
         return [Correction(**dict(r)) for r in rows]  # the columns are the fields
 
+    async def purge(self, older_than_days: float) -> int:
+        """Forget meeting text older than the retention period (messages, their maps, corrections, cache).
+
+        Returns how many messages were forgotten. Glossaries and their history are kept."""
+        cutoff = time.time() - older_than_days * 86400
+        cur = await self.db.execute("DELETE FROM sources WHERE created_at < ?", (cutoff,))
+        await self.db.execute("DELETE FROM translation_cache WHERE created_at < ?", (cutoff,))
+        await self.db.commit()
+        return cur.rowcount
+
     # --- translation cache -----------------------------------------------------------------------
 
     async def cached_translation(self, key: str) -> tuple[str, str] | None:

@@ -46,3 +46,18 @@ async def test_source_outbox_and_parts_round_trip(store):
     assert await store.edit_source(5, "hello") == 1
     assert await store.edit_source(5, "hello") is None  # unchanged content is not a new version
     assert await store.delete_source(5) and (await store.source(5)).deleted
+
+
+async def test_purge_forgets_meeting_text_past_retention_but_keeps_recent(store):
+    meeting = await store.create_meeting(1, "ELAC")
+    await store.link_channel(11, meeting.id, "vi")
+    target = await store.meeting_channels(meeting.id)
+    await store.add_source(Source(1, meeting.id, 10, "en", "Carmen", None, "old", None), target)
+    await store.add_source(Source(2, meeting.id, 10, "en", "Carmen", None, "new", None), target)
+    await store.add_part(1, 11, 0, 900)
+    await store.db.execute("UPDATE sources SET created_at = created_at - 40 * 86400 WHERE message_id = 1")
+    await store.db.commit()
+    assert await store.purge(older_than_days=30) == 1
+    assert await store.source(1) is None and await store.relayed_from(900) is None
+    assert await store.outbox(1) == []
+    assert (await store.source(2)).content == "new"
