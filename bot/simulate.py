@@ -4,6 +4,7 @@ Script format, one message per line (blank lines and lines starting with # are s
 
     Carmen: Welcome to the ELAC meeting.          <- no language: the English main channel
     Lan@vi: Con tôi cần giúp đỡ về IEP.           <- a parent in the Vietnamese channel
+        Cảm ơn.                                   <- an indented line continues the message above
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ def parse(script: str) -> list[Line]:
     for number, raw in enumerate(script.splitlines(), start=1):
         stripped = raw.strip()
         if not stripped or stripped.startswith("#"):
+            continue
+        if raw[:1] in " \t" and lines:  # an indented line continues the previous message
+            last = lines[-1]
+            lines[-1] = Line(last.number, last.speaker, last.language, f"{last.text}\n{stripped}")
             continue
         match = LINE.match(stripped)
         if not match or not match["text"].strip():

@@ -59,6 +59,16 @@ def test_simulate_without_glossary_shows_the_raw_machine_translation(libre, tmp_
     assert "Carmen: [es] Our director/a will explain the Programa de Educación Individualizada" in enforced.stdout
 
 
+def test_simulate_reads_indented_lines_as_part_of_the_message_above(libre, tmp_path):
+    script = tmp_path / "m.txt"
+    script.write_text("Carmen: Agenda:\n  1. Budget\n  2. Questions\nLan@vi: Cảm ơn\n", encoding="utf-8")
+    result = cli("simulate", str(script), "--languages", "es", "--translator", "libre", "--libre-url", libre.url,
+                 cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Carmen: [es] Agenda:\n1. Budget\n2. Questions" in result.stdout
+    assert "2 messages, 4 deliveries" in result.stdout
+
+
 def test_simulate_with_translation_down_delivers_marked_originals(libre, tmp_path):
     libre.fake.down = True
     script = tmp_path / "m.txt"
