@@ -8,12 +8,16 @@ import logging
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from bot import bench, simulate
 from bot.config import Settings
 from bot.languages import BACKENDS, UnknownLanguage
+
+if TYPE_CHECKING:
+    from bot.glossary import Glossary
 
 
 class UsageError(Exception):
@@ -31,18 +35,28 @@ def load_settings(**overrides: object) -> Settings:
 
 async def prepare_database(settings: Settings) -> None:
     """Create the SQLite file, apply migrations and, on first run, load the seed glossaries."""
-    from bot.glossary import Glossary, GlossaryError
+    from bot.glossary import Glossary
     from bot.store import Store
 
     async with await Store.open(settings.database) as store:
-        try:
-            summary = await Glossary(store).seed(settings.glossary_dir)
-        except GlossaryError as exc:  # a broken seed must not keep the bot from starting
-            print(f"warning: seed glossaries not loaded: {exc}", file=sys.stderr)
-        else:
-            if summary is not None:
-                print(f"glossary seeded from {settings.glossary_dir}: {summary.render()}", file=sys.stderr)
+        await seed(Glossary(store), settings)
     print(f"database ready: {settings.database}", file=sys.stderr)
+
+
+async def seed(glossary: Glossary, settings: Settings) -> None:
+    """Load the seed glossaries into an empty database (first run); a broken seed only warns."""
+    from bot.glossary import GlossaryError
+
+    if not settings.glossary_dir.is_dir():
+        print(f"warning: no seed glossaries at {settings.glossary_dir} (set CONCORD_GLOSSARY_DIR)", file=sys.stderr)
+        return
+    try:
+        summary = await glossary.seed(settings.glossary_dir)
+    except GlossaryError as exc:  # a broken seed must not keep the bot from starting
+        print(f"warning: seed glossaries not loaded: {exc}", file=sys.stderr)
+    else:
+        if summary is not None:
+            print(f"glossary seeded from {settings.glossary_dir}: {summary.render()}", file=sys.stderr)
 
 
 def cmd_glossary(args: argparse.Namespace) -> int:
@@ -55,6 +69,7 @@ def cmd_glossary(args: argparse.Namespace) -> int:
     async def work() -> int:
         async with await Store.open(settings.database) as store:
             glossary = Glossary(store)
+            await seed(glossary, settings)  # as on the bot's first run, so a new install has its terms
             if args.action == "import":
                 try:
                     summary = await glossary.import_file(

@@ -104,3 +104,11 @@ def test_simulate_with_libre_but_no_url_says_what_is_missing(tmp_path):
     (tmp_path / "m.txt").write_text("Carmen: hi\n", encoding="utf-8")
     result = cli("simulate", "m.txt", "--translator", "libre", cwd=tmp_path)
     assert result.returncode == 2 and "--libre-url" in result.stderr
+
+
+def test_glossary_export_on_a_new_install_has_the_seed_terms(tmp_path):
+    result = cli("glossary", "export", "--language", "es", "--format", "tsv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    pairs = dict(line.split("\t") for line in result.stdout.splitlines())
+    assert pairs["Individualized Education Program"] == "Programa de Educación Individualizada"
+    assert pairs["principal"] == "director/a" and pairs["IEP"] == "IEP"  # keep-and-expand: the acronym stays

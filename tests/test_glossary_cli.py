@@ -8,7 +8,8 @@ from tests.test_glossary import write_seed
 
 def test_import_export_lint_from_the_command_line(tmp_path):
     write_seed(tmp_path / "seed")
-    env = {"CONCORD_DATABASE": str(tmp_path / "g.db")}
+    # No shipped seed: these tests import their own small one.
+    env = {"CONCORD_DATABASE": str(tmp_path / "g.db"), "CONCORD_GLOSSARY_DIR": str(tmp_path / "none")}
     result = cli("glossary", "import", "seed", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert "added" in result.stdout
@@ -24,7 +25,8 @@ def test_import_export_lint_from_the_command_line(tmp_path):
 
 def test_import_over_approved_terms_asks_for_force_and_changes_nothing(tmp_path):
     write_seed(tmp_path / "seed")
-    env = {"CONCORD_DATABASE": str(tmp_path / "g.db")}
+    # No shipped seed: these tests import their own small one.
+    env = {"CONCORD_DATABASE": str(tmp_path / "g.db"), "CONCORD_GLOSSARY_DIR": str(tmp_path / "none")}
     cli("glossary", "import", "seed", cwd=tmp_path, env=env)
     (tmp_path / "deepl.csv").write_text("principal,jefe\n", encoding="utf-8")
     refused = cli("glossary", "import", "deepl.csv", "--language", "es", cwd=tmp_path, env=env)
