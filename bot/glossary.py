@@ -18,8 +18,12 @@ Choices worth knowing:
   match case-sensitively ("GATE", not "the gate"); everything else ignores case.
 - keep-expand: the first mention in a meeting (per language) reads "<expansion> (<ACRONYM>, por sus siglas
   en inglés)" in Spanish, "<expansion> (<ACRONYM>)" elsewhere; later mentions keep the acronym.
-- The glossary version is the id of the latest audit row: every write bumps it, matchers are rebuilt
-  lazily for the next message, and the translation cache key includes it.
+- The glossary version is the id of the latest audit row: every write bumps it, matchers are rebuilt for
+  the next message, and the translation cache key includes it.
+- Matching scales with languages, not pairs: one `SourceIndex` per source language (and server) holds that
+  language's surface forms; what a hit becomes in the target language is looked up per hit (`Targets`).
+  An index is built in a worker thread (one build per key, shared by whoever waits for it), never on the
+  event loop; `Glossary.warm` builds them all in the background at startup.
 
 Nothing here imports discord or talks to a translation backend; `TranslationService` does the calls.
 """
@@ -28,8 +32,11 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import io
+import logging
 import re
+import sys
 import time
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -43,6 +50,8 @@ from bot.text import PLACEHOLDER, Holder
 if TYPE_CHECKING:
     from bot.languages import Language
     from bot.store import Store
+
+log = logging.getLogger(__name__)
 
 TYPES = ("acronym", "full", "phrase")
 POLICIES = ("keep", "keep-expand", "translate", "dnt")
@@ -99,7 +108,16 @@ class WouldOverwrite(GlossaryError):
 # --- values --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+def _interned(row: object, names: tuple[str, ...]) -> None:
+    """Share the repeated strings of loaded rows (language codes, keys, statuses, authors): 60,000 renderings
+    would otherwise each hold their own copies."""
+    for name in names:
+        value = getattr(row, name)
+        if type(value) is str:
+            object.__setattr__(row, name, sys.intern(value))
+
+
+@dataclass(frozen=True, slots=True)
 class Concept:
     key: str  # stable id, e.g. "iep"
     term: str  # the English term, e.g. "IEP"
@@ -112,8 +130,11 @@ class Concept:
     updated_by: str = ""
     updated_at: float = 0.0
 
+    def __post_init__(self) -> None:
+        _interned(self, ("key", "type", "policy", "updated_by"))
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class Rendering:
     concept_key: str
     language: str
@@ -128,8 +149,11 @@ class Rendering:
     updated_by: str = ""
     updated_at: float = 0.0
 
+    def __post_init__(self) -> None:
+        _interned(self, ("concept_key", "language", "status", "source", "updated_by"))
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class Change:
     """One row written (after) or removed (after=None); `before` is what it replaces (None: new)."""
 
@@ -138,7 +162,7 @@ class Change:
     after: Concept | Rendering | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     id: int
     at: float
@@ -151,7 +175,7 @@ class AuditEntry:
     after: Concept | Rendering | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TermView:
     """What `show` and `search` return: a concept and, for a language, its effective rendering."""
 
@@ -159,7 +183,7 @@ class TermView:
     rendering: Rendering | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     kind: str  # duplicate | conflict | empty | forbidden-preferred | missing-expansion
     concept: str
@@ -183,7 +207,7 @@ class ImportSummary:
         return "\n".join(lines)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TermContext:
     """Where a message is translated: scope for per-server terms, meeting for first mentions."""
 
@@ -206,7 +230,7 @@ class GlossaryStats:
         setattr(self, outcome, getattr(self, outcome) + count)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AppliedTerm:
     key: str
     source: str  # the text matched in the message
@@ -358,9 +382,9 @@ def _singulars(word: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
-    """What a concept becomes in the target language of a matcher."""
+    """What a concept becomes in one target language (resolved per hit, shared by every source language)."""
 
     key: str
     later: str  # every mention after the first (the acronym, for keep-expand)
@@ -374,10 +398,12 @@ class Target:
     keep_case: bool  # an acronym or case-sensitive rendering: never re-capitalized
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class Form:
+    """One source surface form of a concept. `text` is the loaded row's own string (no copy)."""
+
     text: str
-    target: Target
+    key: str  # the concept
     kind: str  # term | expansion | full
     case_sensitive: bool
     english: bool
@@ -391,56 +417,242 @@ class Form:
         return self._regex
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hit:
     start: int
     end: int
     form: Form
+    target: Target
 
-    @property
-    def target(self) -> Target:
-        return self.form.target
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The loaded glossary at one version. Its dicts are never changed once published (a write publishes
+    new ones), so a matcher can be built from it in a worker thread."""
+
+    version: int
+    concepts: dict[tuple[str, int], Concept]
+    renderings: dict[tuple[str, str, int], Rendering]
+
+    def concept(self, key: str, scope: int) -> Concept | None:
+        return self.concepts.get((key, scope)) or self.concepts.get((key, GLOBAL))
+
+    def rendering(self, key: str, language: str, scope: int) -> Rendering | None:
+        return self.renderings.get((key, language, scope)) or self.renderings.get((key, language, GLOBAL))
+
+    def effective(self, scope: int) -> dict[str, Concept]:
+        """Concepts for a server: its own rows override the shared ones."""
+        out = {key: c for (key, g), c in self.concepts.items() if g == GLOBAL}
+        if scope != GLOBAL:
+            out.update({key: c for (key, g), c in self.concepts.items() if g == scope})
+        return out
+
+
+def resolve_target(c: Concept, r: Rendering | None, language: str) -> Target | None:
+    """What concept `c` becomes in `language` given its rendering row there (any status); None: left to the
+    engine (a translate-policy concept without an enforced rendering)."""
+    acronym_like = c.type == "acronym" or _is_acronym(c.term)
+    if language == "en":
+        expansion = c.expansion or None
+        return Target(
+            key=c.key, later=c.term, first=None, expansion=expansion or c.term,
+            full=f"{c.expansion} ({c.term})" if c.expansion else c.term,
+            preferred=c.term, admitted=(c.term, *c.en_variants), forbidden=(),
+            case_sensitive=acronym_like, keep_case=acronym_like,
+        )  # fmt: skip
+    usable = r if r is not None and r.status in ENFORCED else None
+    forbidden: tuple[str, ...] = ()
+    if r is not None:
+        forbidden = r.forbidden + ((r.preferred, *r.variants) if r.status == "forbidden" else ())
+    if c.policy == "translate":
+        if usable is None:
+            return None
+        later, first, expansion, full = usable.preferred, None, usable.preferred, usable.preferred
+    elif c.policy == "keep-expand":
+        later = c.term
+        first = _first_mention(language, usable.preferred, c.term, acronym_like) if usable else None
+        expansion = usable.preferred if usable else c.term
+        full = first or c.term
+    else:  # keep, dnt: the English term unless the community wrote its form ("Plan 504")
+        later = usable.preferred if usable else c.term
+        first, expansion, full = None, later, later
+    admitted = tuple(dict.fromkeys(x for x in (later, *(usable.variants if usable else ())) if x))
+    if usable:
+        admitted = tuple(dict.fromkeys((*admitted, usable.preferred)))
+    return Target(
+        key=c.key, later=later, first=first if first != later else None, expansion=expansion, full=full,
+        preferred=usable.preferred if usable and c.policy != "keep-expand" else later, admitted=admitted,
+        forbidden=tuple(f for f in forbidden if f.casefold() not in {a.casefold() for a in admitted}),
+        case_sensitive=bool(usable and usable.case_sensitive) or (acronym_like and c.policy != "translate"),
+        keep_case=bool(usable and usable.case_sensitive) or acronym_like,
+    )  # fmt: skip
+
+
+def source_forms(c: Concept, source: str, r: Rendering | None) -> list[Form]:
+    """The surface forms of concept `c` written in `source`; `r` is its enforced rendering there, if any."""
+    forms: list[Form] = []
+    english_terms = (c.term, *c.en_variants)
+    if source == "en":
+        for text in english_terms:
+            cs = _is_acronym(text) and (c.type == "acronym" or _is_acronym(c.term))
+            forms.append(Form(text, c.key, "term", cs, english=True))
+        if c.expansion and c.policy == "keep-expand":
+            forms.append(Form(c.expansion, c.key, "expansion", False, english=True))
+        return forms
+    if r is not None:
+        kind = "expansion" if c.policy == "keep-expand" else "term"
+        forms += [Form(t, c.key, kind, r.case_sensitive, english=False) for t in (r.preferred, *r.variants)]
+        if c.policy == "keep-expand":
+            for text in {_first_mention(source, r.preferred, c.term, _is_acronym(c.term)),
+                         f"{r.preferred} ({c.term})"}:  # fmt: skip
+                if text != r.preferred:
+                    forms.append(Form(text, c.key, "full", r.case_sensitive, english=False))
+    if c.policy != "translate":  # parents write the English acronym too: "el IEP de mi hijo"
+        for text in english_terms:
+            forms.append(Form(text, c.key, "term", _is_acronym(text), english=True))
+    return forms
+
+
+# Candidates at one position: (start, ((end, form), ...)) in the order the forms were tried.
+_Candidates = list[tuple[int, tuple[tuple[int, Form], ...]]]
+_FOUND_CACHE = 16  # texts remembered per index: one message is matched once for all its target languages
+
+
+class SourceIndex:
+    """Every surface form of one source language (and server scope), indexed for a single pass over a message.
+
+    One per source language, not per pair: what a form becomes is looked up per hit in the target language's
+    `Targets`. Spaced-script forms are looked up by the message's words (one dict lookup per word, plus
+    singular forms of words ending in s); no-space and Hangul forms by the first characters at each position
+    where they may start. Each candidate is confirmed by its own small regex. `candidates` finds every
+    confirmed form at every position, whatever the target; `Matcher.find` then picks, per target language,
+    the longest match among forms that language renders (leftmost-longest, non-overlapping).
+    """
+
+    def __init__(self, snapshot: Snapshot, source: str, scope: int = GLOBAL) -> None:
+        self.snapshot, self.source, self.scope, self.version = snapshot, source, scope, snapshot.version
+        self.words: dict[str, list[Form]] = {}
+        self.prefixes: dict[int, dict[str, list[Form]]] = {}
+        count = 0
+        for concept in snapshot.effective(scope).values():
+            rendering = None
+            if source != "en":
+                r = snapshot.rendering(concept.key, source, scope)
+                rendering = r if r is not None and r.status in ENFORCED else None
+            for form in source_forms(concept, source, rendering):
+                by_word, key = _index_key(form.text)
+                if not key:
+                    continue
+                if by_word:
+                    self.words.setdefault(key, []).append(form)
+                else:
+                    self.prefixes.setdefault(len(key), {}).setdefault(key, []).append(form)
+                count += 1
+        self.lengths = sorted(self.prefixes)
+        self.size = count
+        self._found: dict[str, tuple[_Candidates, _Candidates]] = {}
+
+    def candidates(self, text: str) -> tuple[_Candidates, _Candidates]:
+        """(word candidates, no-space/Hangul candidates) of `text`, each in text order."""
+        found = self._found.get(text)
+        if found is None:
+            lower = text.lower()
+            if len(lower) != len(text):  # a rare character whose lower case is longer (İ)
+                lower = "".join(ch.lower()[0] for ch in text)
+            found = (
+                self._words(text, lower) if self.words else [],
+                self._prefixes(text, lower) if self.prefixes else [],
+            )
+            if len(self._found) >= _FOUND_CACHE:
+                self._found.clear()
+            self._found[text] = found
+        return found
+
+    @staticmethod
+    def _confirm(text: str, start: int, forms: list[Form], out: list[tuple[int, Form]]) -> None:
+        for form in forms:
+            m = form.regex.match(text, start)
+            if m and _bounded(text, start, m.end()):
+                out.append((m.end(), form))
+
+    def _words(self, text: str, lower: str) -> _Candidates:
+        words, confirm, found = self.words, self._confirm, []
+        for run in _SPACED_RUN.finditer(lower):
+            word, start = run[0], run.start()
+            matched: list[tuple[int, Form]] = []
+            bucket = words.get(word)
+            if bucket is not None:
+                confirm(text, start, bucket, matched)
+            if word[-1] == "s":
+                for key in _singulars(word):
+                    bucket = words.get(key)
+                    if bucket is not None:
+                        confirm(text, start, bucket, matched)
+            if matched:
+                found.append((start, tuple(matched)))
+        return found
+
+    def _prefixes(self, text: str, lower: str) -> _Candidates:
+        tables = [(length, self.prefixes[length]) for length in self.lengths]
+        confirm, found = self._confirm, []
+        for run in _CLOSE_START.finditer(text):  # a run of no-space characters, or a Hangul word start
+            for start in range(run.start(), run.end()):
+                matched: list[tuple[int, Form]] | None = None
+                for length, table in tables:
+                    bucket = table.get(lower[start : start + length])
+                    if bucket is not None:
+                        if matched is None:
+                            matched = []
+                        confirm(text, start, bucket, matched)
+                if matched:
+                    found.append((start, tuple(matched)))
+        return found
+
+
+class Targets:
+    """concept -> Target in one language (and scope), resolved on first use: only concepts that occur in
+    messages are ever resolved, whatever the size of the glossary."""
+
+    __slots__ = ("_resolved", "language", "scope", "snapshot")
+
+    def __init__(self, snapshot: Snapshot, language: str, scope: int = GLOBAL) -> None:
+        self.snapshot, self.language, self.scope = snapshot, language, scope
+        self._resolved: dict[str, Target | None] = {}
+
+    def get(self, key: str) -> Target | None:
+        try:
+            return self._resolved[key]
+        except KeyError:
+            pass
+        concept = self.snapshot.concept(key, self.scope)
+        target = None
+        if concept is not None:
+            target = resolve_target(concept, self.snapshot.rendering(key, self.language, self.scope), self.language)
+        self._resolved[key] = target
+        return target
 
 
 class Matcher:
-    """All surface forms of one language pair, indexed for a single pass over a message.
+    """A language pair: the source language's index and the target language's renderings."""
 
-    Spaced-script forms are looked up by the message's words (one dict lookup per word, plus singular
-    forms of words ending in s); no-space and Hangul forms by the first characters at each position where
-    they may start. Each candidate is confirmed by its own small regex; the longest match wins
-    (leftmost-longest, non-overlapping).
-    """
+    __slots__ = ("index", "targets")
 
-    def __init__(self, forms: Iterable[Form], source: str, target: str, version: int = 0) -> None:
-        self.source, self.target, self.version = source, target, version
-        self.words: dict[str, list[Form]] = {}
-        self.prefixes: dict[int, dict[str, list[Form]]] = {}
-        self.targets: dict[str, Target] = {}
-        count = 0
-        for form in forms:
-            by_word, key = _index_key(form.text)
-            if not key:
-                continue
-            if by_word:
-                self.words.setdefault(key, []).append(form)
-            else:
-                self.prefixes.setdefault(len(key), {}).setdefault(key, []).append(form)
-            self.targets.setdefault(form.target.key, form.target)
-            count += 1
-        self.lengths = sorted(self.prefixes)
-        self.size = count
+    def __init__(self, index: SourceIndex, targets: Targets) -> None:
+        assert index.snapshot is targets.snapshot and index.scope == targets.scope
+        self.index, self.targets = index, targets
+
+    source = property(lambda self: self.index.source)
+    target = property(lambda self: self.targets.language)
+    version = property(lambda self: self.index.version)
+    size = property(lambda self: self.index.size)
 
     def find(self, text: str) -> list[Hit]:
-        if not self.size:
+        if not self.index.size:
             return []
-        lower = text.lower()
-        if len(lower) != len(text):  # a rare character whose lower case is longer (İ)
-            lower = "".join(ch.lower()[0] for ch in text)
-        hits: list[Hit] = []
-        if self.words:
-            self._find_words(text, lower, hits)
-        if self.prefixes:
-            self._find_prefixes(text, lower, hits)
+        words, prefixes = self.index.candidates(text)
+        hits = self._pick(words)
+        if prefixes:
+            hits += self._pick(prefixes)
             hits.sort(key=lambda h: (h.start, -h.end))
         chosen: list[Hit] = []
         taken = 0
@@ -450,49 +662,24 @@ class Matcher:
                 taken = hit.end
         return chosen
 
-    def _best(self, text: str, start: int, forms: list[Form], best: Hit | None) -> Hit | None:
-        for form in forms:
-            m = form.regex.match(text, start)
-            if m and (best is None or m.end() > best.end) and _bounded(text, start, m.end()):
-                best = Hit(start, m.end(), form)
-        return best
-
-    def _find_words(self, text: str, lower: str, hits: list[Hit]) -> None:
-        words = self.words
+    def _pick(self, candidates: _Candidates) -> list[Hit]:
+        """At each position not inside the previous pick: the longest form this target renders (first wins)."""
+        get = self.targets.get
+        hits: list[Hit] = []
         taken = 0
-        for run in _SPACED_RUN.finditer(lower):
-            start = run.start()
+        for start, matched in candidates:
             if start < taken:
                 continue
-            word = run[0]
-            best = None
-            bucket = words.get(word)
-            if bucket is not None:
-                best = self._best(text, start, bucket, best)
-            if word[-1] == "s":
-                for key in _singulars(word):
-                    bucket = words.get(key)
-                    if bucket is not None:
-                        best = self._best(text, start, bucket, best)
+            best: Hit | None = None
+            for end, form in matched:
+                if best is None or end > best.end:
+                    target = get(form.key)
+                    if target is not None:
+                        best = Hit(start, end, form, target)
             if best is not None:
                 hits.append(best)
                 taken = best.end
-
-    def _find_prefixes(self, text: str, lower: str, hits: list[Hit]) -> None:
-        prefixes, lengths = self.prefixes, self.lengths
-        taken = 0
-        for run in _CLOSE_START.finditer(text):  # a run of no-space characters, or a Hangul word start
-            for start in range(max(run.start(), taken), run.end()):
-                if start < taken:
-                    continue
-                best = None
-                for length in lengths:
-                    bucket = prefixes[length].get(lower[start : start + length])
-                    if bucket is not None:
-                        best = self._best(text, start, bucket, best)
-                if best is not None:
-                    hits.append(best)
-                    taken = best.end
+        return hits
 
 
 def _first_mention(language: str, expansion: str, acronym: str, is_acronym: bool) -> str:
@@ -816,7 +1003,8 @@ def _csv(rows: Iterable[Sequence[str]], delimiter: str = ",") -> str:
 
 
 class Glossary:
-    """Reads and writes the glossary through the Store and serves matchers per language pair.
+    """Reads and writes the glossary through the Store and serves matchers per language pair (each a source
+    language's shared index plus the target language's renderings).
 
     Public API (used by the CLI and the Discord cog); every method raises a GlossaryError subclass for
     bad input and then has changed nothing.
@@ -827,20 +1015,30 @@ class Glossary:
         self.refresh_every = refresh_every  # how often to look for writes by another process (the CLI)
         self.version = -1
         self.stats = GlossaryStats()
+        # Published dicts are never changed in place (a write publishes new ones): see Snapshot.
         self._concepts: dict[tuple[str, int], Concept] = {}
         self._renderings: dict[tuple[str, str, int], Rendering] = {}
-        self._matchers: dict[tuple[str, str, int], Matcher] = {}
+        self._indexes: dict[tuple[str, int], SourceIndex] = {}  # (source language, scope)
+        self._builds: dict[tuple[str, int, int], asyncio.Future[SourceIndex]] = {}  # (source, scope, version)
+        self._targets: dict[tuple[str, int], Targets] = {}  # (target language, scope), current version only
         self._checked = 0.0
         self._mentions: dict[tuple[int, str], dict[str, int]] = {}
 
     # --- loading ----------------------------------------------------------------------------------
 
     async def load(self) -> None:
-        self.version = await self.store.glossary_version()
-        self._concepts = {(c.key, c.guild_id): c for c in await self.store.glossary_concepts()}
-        self._renderings = {(r.concept_key, r.language, r.guild_id): r for r in await self.store.glossary_renderings()}
-        self._matchers.clear()
+        version = await self.store.glossary_version()
+        concepts = {(c.key, c.guild_id): c for c in await self.store.glossary_concepts()}
+        renderings = {(r.concept_key, r.language, r.guild_id): r for r in await self.store.glossary_renderings()}
+        self._publish(version, concepts, renderings)
         self._checked = time.monotonic()
+
+    def _publish(
+        self, version: int, concepts: dict[tuple[str, int], Concept], renderings: dict[tuple[str, str, int], Rendering]
+    ) -> None:
+        self._indexes.clear()  # rebuilt (in a worker thread) for the next message
+        self._targets.clear()
+        self._concepts, self._renderings, self.version = concepts, renderings, version
 
     async def current(self) -> int:
         """The glossary version, reloading when another process wrote since the last look."""
@@ -895,87 +1093,70 @@ class Glossary:
 
     # --- matchers -------------------------------------------------------------------------------------
 
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.version, self._concepts, self._renderings)
+
     async def matcher(self, source: Language, target: Language, guild_id: int | None = None) -> Matcher:
+        """The matcher for a pair. The source language's index is built in a worker thread the first time
+        (and after an edit); a message that needs it waits for it, the event loop does not."""
         await self.current()
-        key = (source.code, target.code, self._scope(guild_id))
-        matcher = self._matchers.get(key)
-        if matcher is None or matcher.version != self.version:
-            matcher = self._matchers[key] = self.build_matcher(source.code, target.code, guild_id)
-        return matcher
+        scope = self._scope(guild_id)
+        index = self._indexes.get((source.code, scope))
+        if index is None or index.version != self.version:
+            index = await asyncio.shield(self._build(source.code, scope))
+        return self._pair(index, target.code)
+
+    def _build(self, source: str, scope: int) -> asyncio.Future[SourceIndex]:
+        """The build of this source's index at the current version: started once, shared by every waiter."""
+        snapshot = self.snapshot()
+        key = (source, scope, snapshot.version)
+        future = self._builds.get(key)
+        if future is None:
+            future = self._builds[key] = asyncio.ensure_future(self._run_build(snapshot, source, scope))
+            future.add_done_callback(_log_failure)
+        return future
+
+    async def _run_build(self, snapshot: Snapshot, source: str, scope: int) -> SourceIndex:
+        try:
+            index = await asyncio.to_thread(SourceIndex, snapshot, source, scope)
+        finally:
+            self._builds.pop((source, scope, snapshot.version), None)
+        if index.version == self.version:  # an older build finishing late never replaces a newer one
+            self._indexes[(source, scope)] = index
+        return index
+
+    def _pair(self, index: SourceIndex, target: str) -> Matcher:
+        key = (target, index.scope)
+        targets = self._targets.get(key)
+        if targets is None or targets.snapshot is not index.snapshot:
+            targets = Targets(index.snapshot, target, index.scope)
+            if index.version == self.version:
+                self._targets[key] = targets
+        return Matcher(index, targets)
+
+    async def warm(self, sources: Iterable[str] | None = None, guild_id: int | None = None) -> None:
+        """Build the indexes of these source languages (default: English and every language with renderings)
+        in worker threads, so no meeting waits for one. Meant to run as a background task at startup."""
+        await self.current()
+        scope = self._scope(guild_id)
+        if sources is None:
+            sources = ["en", *sorted({lang for (_, lang, _) in self._renderings})]
+        wanted = [
+            s for s in sources if (index := self._indexes.get((s, scope))) is None or index.version != self.version
+        ]
+        for source in wanted:  # one at a time: a worker thread each would only fight over the GIL
+            await asyncio.shield(self._build(source, scope))
 
     def build_matcher(self, source: str, target: str, guild_id: int | None = None) -> Matcher:
-        forms: list[Form] = []
-        for concept in self.concepts(guild_id).values():
-            resolved = self._target(concept, target, guild_id)
-            if resolved is not None:
-                forms.extend(self._forms(concept, source, resolved, guild_id))
-        return Matcher(forms, source, target, self.version)
-
-    def _usable(self, key: str, language: str, guild_id: int | None) -> Rendering | None:
-        r = self.rendering(key, language, guild_id)
-        return r if r is not None and r.status in ENFORCED else None
+        """A matcher built right here (synchronously), from the loaded glossary: for tests and tools."""
+        scope = self._scope(guild_id)
+        index = self._indexes.get((source, scope))
+        if index is None or index.version != self.version:
+            index = SourceIndex(self.snapshot(), source, scope)
+        return self._pair(index, target)
 
     def _target(self, c: Concept, language: str, guild_id: int | None) -> Target | None:
-        acronym_like = c.type == "acronym" or _is_acronym(c.term)
-        if language == "en":
-            expansion = c.expansion or None
-            return Target(
-                key=c.key, later=c.term, first=None, expansion=expansion or c.term,
-                full=f"{c.expansion} ({c.term})" if c.expansion else c.term,
-                preferred=c.term, admitted=(c.term, *c.en_variants), forbidden=(),
-                case_sensitive=acronym_like, keep_case=acronym_like,
-            )  # fmt: skip
-        r = self.rendering(c.key, language, guild_id)
-        usable = r if r is not None and r.status in ENFORCED else None
-        forbidden: tuple[str, ...] = ()
-        if r is not None:
-            forbidden = r.forbidden + ((r.preferred, *r.variants) if r.status == "forbidden" else ())
-        if c.policy == "translate":
-            if usable is None:
-                return None
-            later, first, expansion, full = usable.preferred, None, usable.preferred, usable.preferred
-        elif c.policy == "keep-expand":
-            later = c.term
-            first = _first_mention(language, usable.preferred, c.term, acronym_like) if usable else None
-            expansion = usable.preferred if usable else c.term
-            full = first or c.term
-        else:  # keep, dnt: the English term unless the community wrote its form ("Plan 504")
-            later = usable.preferred if usable else c.term
-            first, expansion, full = None, later, later
-        admitted = tuple(dict.fromkeys(x for x in (later, *(usable.variants if usable else ())) if x))
-        if usable:
-            admitted = tuple(dict.fromkeys((*admitted, usable.preferred)))
-        return Target(
-            key=c.key, later=later, first=first if first != later else None, expansion=expansion, full=full,
-            preferred=usable.preferred if usable and c.policy != "keep-expand" else later, admitted=admitted,
-            forbidden=tuple(f for f in forbidden if f.casefold() not in {a.casefold() for a in admitted}),
-            case_sensitive=bool(usable and usable.case_sensitive) or (acronym_like and c.policy != "translate"),
-            keep_case=bool(usable and usable.case_sensitive) or acronym_like,
-        )  # fmt: skip
-
-    def _forms(self, c: Concept, source: str, target: Target, guild_id: int | None) -> list[Form]:
-        forms: list[Form] = []
-        english_terms = (c.term, *c.en_variants)
-        if source == "en":
-            for text in english_terms:
-                cs = _is_acronym(text) and (c.type == "acronym" or _is_acronym(c.term))
-                forms.append(Form(text, target, "term", cs, english=True))
-            if c.expansion and c.policy == "keep-expand":
-                forms.append(Form(c.expansion, target, "expansion", False, english=True))
-            return forms
-        r = self._usable(c.key, source, guild_id)
-        if r is not None:
-            kind = "expansion" if c.policy == "keep-expand" else "term"
-            forms += [Form(t, target, kind, r.case_sensitive, english=False) for t in (r.preferred, *r.variants)]
-            if c.policy == "keep-expand":
-                for text in {_first_mention(source, r.preferred, c.term, _is_acronym(c.term)),
-                             f"{r.preferred} ({c.term})"}:  # fmt: skip
-                    if text != r.preferred:
-                        forms.append(Form(text, target, "full", r.case_sensitive, english=False))
-        if c.policy != "translate":  # parents write the English acronym too: "el IEP de mi hijo"
-            for text in english_terms:
-                forms.append(Form(text, target, "term", _is_acronym(text), english=True))
-        return forms
+        return resolve_target(c, self.rendering(c.key, language, guild_id), language)
 
     # --- enforcement ------------------------------------------------------------------------------------
 
@@ -1040,8 +1221,21 @@ class Glossary:
             raise GlossaryError("say who makes the change (by=...)")
         if not changes:
             return self.version
+        before = self.version
         version = await self.store.apply_glossary(changes, by)
-        await self.load()
+        written = await self.store.glossary_audit_entry(version) if version - len(changes) == before else None
+        if written is None:  # another process wrote in between (or the store wrote differently): read it all
+            await self.load()
+            return version
+        # Only our changes were written: apply them to the loaded rows (off the event loop) instead of
+        # reading 60,000 rows back. The store stamped every row with the audit entry's author and time.
+        concepts, renderings = await asyncio.to_thread(
+            _applied, self._concepts, self._renderings, changes, written.by, written.at
+        )
+        if self.version != before:  # another write of ours was published meanwhile: it may be newer
+            await self.load()
+        else:
+            self._publish(version, concepts, renderings)
         return version
 
     async def add_term(
@@ -1312,23 +1506,13 @@ class Glossary:
         status = _choice(status, STATUSES, "status")
         scope = self._scope(guild_id)
         files = await asyncio.to_thread(self._read_files, source, name)
-        concepts: list[Concept] = []
-        renderings: list[Rendering] = []
-        pairs: list[tuple[str, int, str, str, str]] = []
-        for file_name, data in files:
-            parsed = parse_file(data, file_name, language=language, guild_id=scope)
-            seen: dict[str, int] = {}
-            for number, concept in parsed.concepts:
-                if concept.key in seen:
-                    raise BadFile(
-                        f"{file_name} line {number}: duplicate id {concept.key!r} (also line {seen[concept.key]})"
-                    )
-                seen[concept.key] = number
-                concepts.append(concept)
-            renderings += _merge_forbidden_rows(parsed.renderings, file_name)
-            pairs += [(file_name, *pair) for pair in parsed.pairs]
         summary = ImportSummary(files=[f for f, _ in files])
-        changes = self._plan_import(concepts, renderings, pairs, scope, status, summary)
+        # Parsed and planned in a worker thread, against the rows loaded now: a big file does not hold up the
+        # event loop, and only the changes outlive the planning (60,000 rows are written at once).
+        plan = functools.partial(_plan_files, self.snapshot(), files, language, scope, status, summary)
+        del files
+        changes = await asyncio.to_thread(plan)
+        del plan
         summary.changes = changes
         if summary.overwrites and not force:
             raise WouldOverwrite(
@@ -1354,79 +1538,6 @@ class Glossary:
             return [(name or path.name, path.read_bytes())]
         except OSError as exc:
             raise BadFile(f"cannot read {path}: {exc.strerror or exc}") from None
-
-    def _plan_import(
-        self,
-        concepts: list[Concept],
-        renderings: list[Rendering],
-        pairs: list[tuple[str, int, str, str, str]],
-        scope: int,
-        status: str,
-        summary: ImportSummary,
-    ) -> list[Change]:
-        changes: list[Change] = []
-        known = dict(self.concepts(scope or None))
-        approved = {k for (k, _, g), r in self._renderings.items() if g == scope and r.status == "approved"}
-        for concept in concepts:
-            before = self._concepts.get((concept.key, scope))
-            changes += self._compare(before, concept, summary, approved=concept.key in approved)
-            known[concept.key] = concept
-        by_term: dict[str, Concept] = {}
-        for c in known.values():
-            for name in (c.expansion, *c.en_variants, c.term):  # the term itself wins
-                if name:
-                    by_term[name.casefold()] = c
-        seen_pairs: dict[tuple[str, str], tuple[str, int]] = {}
-        for file_name, number, lang, english, target in pairs:
-            ident = (lang, english.casefold())
-            if ident in seen_pairs:
-                where = seen_pairs[ident]
-                raise BadFile(
-                    f"{file_name} line {number}: duplicate term {english!r} (also {where[0]} line {where[1]})"
-                )
-            seen_pairs[ident] = (file_name, number)
-            concept = by_term.get(english.casefold())
-            if concept is None:
-                acronym = _is_acronym(english)
-                policy = "keep" if target == english else "keep-expand" if acronym else "translate"
-                kind = "acronym" if acronym else "phrase" if " " in english else "full"
-                key = slug(english)
-                n = 2
-                while key in known:  # "A-G" and "A G" slug alike
-                    key, n = f"{slug(english)}-{n}", n + 1
-                concept = Concept(key, english, kind, policy, guild_id=scope)
-                changes.append(Change("import", None, concept))
-                summary.added += 1
-                known[key] = by_term[english.casefold()] = concept
-            old = self._renderings.get((concept.key, lang, scope))
-            new = Rendering(concept.key, lang, target, status=status, guild_id=scope)
-            if old is not None:  # a two-column file only knows the preferred rendering: keep the rest
-                new = replace(old, preferred=target, variants=tuple(v for v in old.variants if v != target))
-            renderings.append(new)
-        for rendering in renderings:
-            if rendering.concept_key not in known:
-                raise BadFile(
-                    f"{languages.get(rendering.language).english} rendering of unknown concept "
-                    f"{rendering.concept_key!r}: import concepts.csv first (or with it, as a directory)"
-                )
-            before = self._renderings.get((rendering.concept_key, rendering.language, rendering.guild_id))
-            changes += self._compare(before, rendering, summary, approved=bool(before and before.status == "approved"))
-        return changes
-
-    @staticmethod
-    def _compare(
-        before: Concept | Rendering | None, after: Concept | Rendering, summary: ImportSummary, *, approved: bool
-    ) -> list[Change]:
-        if before is None:
-            summary.added += 1
-            return [Change("import", None, after)]
-        if _same(before, after):
-            summary.unchanged += 1
-            return []
-        summary.updated += 1
-        if approved:
-            summary.overwrites.append(_describe(before, after))
-        return [Change("import", before, after)]
 
     async def seed(self, directory: Path, *, by: str = "seed") -> ImportSummary | None:
         """Import the seed glossaries when the glossary is empty (first run); None when there was nothing to do."""
@@ -1529,6 +1640,140 @@ class Glossary:
                     )
                 )
         return problems
+
+
+def _applied(
+    concepts: dict[tuple[str, int], Concept],
+    renderings: dict[tuple[str, str, int], Rendering],
+    changes: Sequence[Change],
+    by: str,
+    at: float,
+) -> tuple[dict[tuple[str, int], Concept], dict[tuple[str, str, int], Rendering]]:
+    """New dicts: the loaded rows with `changes` written as the store writes them (removals first)."""
+    concepts, renderings = dict(concepts), dict(renderings)
+    for change in changes:
+        row = change.before if change.after is None else None
+        if isinstance(row, Concept):
+            concepts.pop((row.key, row.guild_id), None)
+        elif isinstance(row, Rendering):
+            renderings.pop((row.concept_key, row.language, row.guild_id), None)
+    for change in changes:
+        after = change.after
+        if isinstance(after, Concept):
+            concepts[(after.key, after.guild_id)] = replace(after, updated_by=by, updated_at=at)
+        elif isinstance(after, Rendering):
+            key = (after.concept_key, after.language, after.guild_id)
+            renderings[key] = replace(after, updated_by=by, updated_at=at)
+    return concepts, renderings
+
+
+def _log_failure(future: asyncio.Future[SourceIndex]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("building a glossary matcher failed", exc_info=future.exception())
+
+
+def _plan_files(
+    snap: Snapshot,
+    files: list[tuple[str, bytes]],
+    language: str | None,
+    scope: int,
+    status: str,
+    summary: ImportSummary,
+) -> list[Change]:
+    """Parse the files of an import and compare them with the loaded rows: the changes to write."""
+    concepts: list[Concept] = []
+    renderings: list[Rendering] = []
+    pairs: list[tuple[str, int, str, str, str]] = []
+    for file_name, data in files:
+        parsed = parse_file(data, file_name, language=language, guild_id=scope)
+        seen: dict[str, int] = {}
+        for number, concept in parsed.concepts:
+            if concept.key in seen:
+                raise BadFile(
+                    f"{file_name} line {number}: duplicate id {concept.key!r} (also line {seen[concept.key]})"
+                )
+            seen[concept.key] = number
+            concepts.append(concept)
+        renderings += _merge_forbidden_rows(parsed.renderings, file_name)
+        pairs += [(file_name, *pair) for pair in parsed.pairs]
+        del parsed
+    return _plan_import(snap, concepts, renderings, pairs, scope, status, summary)
+
+
+def _plan_import(
+    snap: Snapshot,
+    concepts: list[Concept],
+    renderings: list[Rendering],
+    pairs: list[tuple[str, int, str, str, str]],
+    scope: int,
+    status: str,
+    summary: ImportSummary,
+) -> list[Change]:
+    changes: list[Change] = []
+    known = snap.effective(scope)
+    approved = {k for (k, _, g), r in snap.renderings.items() if g == scope and r.status == "approved"}
+    for concept in concepts:
+        before = snap.concepts.get((concept.key, scope))
+        changes += _compare(before, concept, summary, approved=concept.key in approved)
+        known[concept.key] = concept
+    by_term: dict[str, Concept] = {}
+    for c in known.values():
+        for name in (c.expansion, *c.en_variants, c.term):  # the term itself wins
+            if name:
+                by_term[name.casefold()] = c
+    seen_pairs: dict[str, dict[str, int]] = {}  # language -> folded English term -> index in pairs
+    folded: dict[str, str] = {}  # each English term of an equivalent-set file comes once per language
+    for i, (file_name, number, lang, english, target) in enumerate(pairs):
+        fold = folded.get(english)
+        if fold is None:
+            fold = folded[english] = english.casefold()
+        seen = seen_pairs.setdefault(lang, {})
+        if fold in seen:
+            where = pairs[seen[fold]]
+            raise BadFile(f"{file_name} line {number}: duplicate term {english!r} (also {where[0]} line {where[1]})")
+        seen[fold] = i
+        concept = by_term.get(fold)
+        if concept is None:
+            acronym = _is_acronym(english)
+            policy = "keep" if target == english else "keep-expand" if acronym else "translate"
+            kind = "acronym" if acronym else "phrase" if " " in english else "full"
+            key = slug(english)
+            n = 2
+            while key in known:  # "A-G" and "A G" slug alike
+                key, n = f"{slug(english)}-{n}", n + 1
+            concept = Concept(key, english, kind, policy, guild_id=scope)
+            changes.append(Change("import", None, concept))
+            summary.added += 1
+            known[key] = by_term[english.casefold()] = concept
+        old = snap.renderings.get((concept.key, lang, scope))
+        new = Rendering(concept.key, lang, target, status=status, guild_id=scope)
+        if old is not None:  # a two-column file only knows the preferred rendering: keep the rest
+            new = replace(old, preferred=target, variants=tuple(v for v in old.variants if v != target))
+        renderings.append(new)
+    for rendering in renderings:
+        if rendering.concept_key not in known:
+            raise BadFile(
+                f"{languages.get(rendering.language).english} rendering of unknown concept "
+                f"{rendering.concept_key!r}: import concepts.csv first (or with it, as a directory)"
+            )
+        before = snap.renderings.get((rendering.concept_key, rendering.language, rendering.guild_id))
+        changes += _compare(before, rendering, summary, approved=bool(before and before.status == "approved"))
+    return changes
+
+
+def _compare(
+    before: Concept | Rendering | None, after: Concept | Rendering, summary: ImportSummary, *, approved: bool
+) -> list[Change]:
+    if before is None:
+        summary.added += 1
+        return [Change("import", None, after)]
+    if _same(before, after):
+        summary.unchanged += 1
+        return []
+    summary.updated += 1
+    if approved:
+        summary.overwrites.append(_describe(before, after))
+    return [Change("import", before, after)]
 
 
 def _check_rendering(r: Rendering) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from bot import languages
 from bot.glossary import (
     BadFile,
     BadLanguage,
@@ -146,11 +149,83 @@ async def test_terms_without_a_rendering_in_a_language_are_left_to_the_engine_un
     assert [(h.target.key, h.target.later) for h in hits] == [("iep", "IEP")]
 
 
+async def test_a_longer_term_a_language_does_not_render_leaves_the_shorter_one_protected(glossary):
+    # One English index serves every target: "assistant principal" has no Korean rendering, "principal" has.
+    text = "The assistant principal spoke."
+    assert found(glossary, text, "en", "es") == ["assistant principal"]
+    assert found(glossary, text, "en", "ko") == ["principal"]
+
+
+# --- matchers: one index per source language, built off the event loop -------------------------------
+
+
+async def test_one_index_per_source_language_serves_every_target_language(glossary):
+    EN, ES, ZH, KO = (languages.get(c) for c in ("en", "es", "zh-TW", "ko"))
+    to_es, to_zh, to_ko = [await glossary.matcher(EN, target) for target in (ES, ZH, KO)]
+    assert to_es.index is to_zh.index is to_ko.index
+    text = "The principal and the credit recovery plan"
+    assert [h.target.later for h in to_es.find(text)] == ["director/a"]
+    assert [h.target.later for h in to_zh.find(text)] == ["校長", "學分補修"]
+    assert [h.target.later for h in to_ko.find(text)] == ["교장"]
+
+
+async def test_concurrent_first_messages_wait_for_one_shared_build(glossary):
+    EN, ES, ZH, AR = (languages.get(c) for c in ("en", "es", "zh-TW", "ar"))
+    matchers = await asyncio.gather(*(glossary.matcher(EN, target) for target in (ES, ZH, AR, ES, ZH)))
+    assert len({id(m.index) for m in matchers}) == 1
+    assert matchers[0].index.version == glossary.version
+
+
+async def test_warm_builds_every_source_language_and_an_edit_rebuilds_for_the_next_message(glossary):
+    await glossary.warm()
+    EN, ES = languages.get("en"), languages.get("es")
+    for code in ("en", "es", "zh-TW", "ko", "ar"):
+        warmed = glossary.build_matcher(code, "en" if code != "en" else "es")
+        assert warmed.index is (await glossary.matcher(languages.get(code), EN if code != "en" else ES)).index
+    before = (await glossary.matcher(EN, ES)).index
+    await glossary.edit("principal", "es", preferred="directora", variants=[], by="carmen")
+    after = await glossary.matcher(EN, ES)
+    assert after.index is not before and after.version == glossary.version
+    assert [h.target.later for h in after.find("Thank you, principal.")] == ["directora"]
+
+
+async def test_after_every_kind_of_write_the_glossary_equals_a_fresh_load(glossary, store, tmp_path):
+    async def same_as_store() -> None:
+        fresh = Glossary(store)
+        await fresh.load()
+        assert (fresh.version, fresh.snapshot().concepts, fresh.snapshot().renderings) == (
+            glossary.version, glossary.snapshot().concepts, glossary.snapshot().renderings,
+        )  # fmt: skip
+
+    await same_as_store()
+    await glossary.add_term("es", "report card", "boleta de calificaciones", by="ana")
+    await same_as_store()
+    await glossary.edit("principal", "es", preferred="directora", by="ana", guild_id=7)
+    await same_as_store()
+    await glossary.edit_concept("SST", expansion="Student Success Team", by="ana")
+    await same_as_store()
+    await glossary.remove("policy", "es", by="ana")
+    await same_as_store()
+    entry = (await glossary.history("policy", "es"))[0]
+    await glossary.revert(entry.id, by="ana")
+    await same_as_store()
+    await glossary.import_file(b"report card,libreta de notas\n", name="es.csv", by="ana", force=True)
+    await same_as_store()
+
+
+async def test_a_write_by_another_process_in_between_is_not_lost(glossary, store):
+    other = Glossary(store)  # the CLI, say
+    await other.edit("principal", "es", preferred="jefa de estudios", by="cli")
+    await glossary.edit("policy", "es", preferred="normativa", by="ana")  # before our next periodic check
+    assert glossary.rendering("principal", "es").preferred == "jefa de estudios"
+    assert glossary.rendering("policy", "es").preferred == "normativa"
+
+
 # --- store, history, revert -----------------------------------------------------------------------
 
 
 async def test_migration_2_creates_the_glossary_tables(store):
-    assert await store.schema_version() == len(MIGRATIONS) == 2
+    assert await store.schema_version() == len(MIGRATIONS) >= 2
     async with store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
         tables = {row[0] for row in await cur.fetchall()}
     assert {"glossary_concepts", "glossary_renderings", "glossary_audit", "glossary_mentions"} <= tables
@@ -324,3 +399,15 @@ async def test_seed_loads_only_into_an_empty_glossary(store, tmp_path):
     first = await glossary.seed(tmp_path / "seed")
     assert first is not None and first.added > 0
     assert await glossary.seed(tmp_path / "seed") is None
+
+
+async def test_concurrent_writes_both_take_effect(glossary):
+    await asyncio.gather(
+        glossary.edit("principal", "es", preferred="directora", by="ana"),
+        glossary.edit("policy", "es", preferred="normativa", by="luis"),
+        glossary.add_term("es", "report card", "boleta de calificaciones", by="eva"),
+    )
+    assert glossary.version == await glossary.store.glossary_version()
+    assert glossary.rendering("principal", "es").preferred == "directora"
+    assert glossary.rendering("policy", "es").preferred == "normativa"
+    assert glossary.rendering("report-card", "es").preferred == "boleta de calificaciones"
