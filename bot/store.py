@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -219,6 +220,12 @@ class OutboxRow:
 
 
 @dataclass(frozen=True)
+class Done:
+    rowcount: int
+    lastrowid: int | None
+
+
+@dataclass(frozen=True)
 class Delivery:
     source_version: int
     source_deleted: bool
@@ -256,6 +263,18 @@ class Store:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def _run(self, sql: str, params: Sequence[Any] = ()) -> Done:
+        """Run one statement and close its cursor in aiosqlite's thread.
+
+        A cursor left to the garbage collector is finalized on the event-loop thread, resetting its SQLite
+        statement while aiosqlite's thread may be using it: "bad parameter or other API misuse"."""
+        async with self.db.execute(sql, params) as cur:
+            return Done(cur.rowcount, cur.lastrowid)
+
+    async def _run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> Done:
+        async with self.db.executemany(sql, rows) as cur:
+            return Done(cur.rowcount, cur.lastrowid)
+
     async def schema_version(self) -> int:
         async with self.db.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
@@ -270,7 +289,7 @@ class Store:
     # --- meetings and channels -------------------------------------------------------------------
 
     async def create_meeting(self, guild_id: int, name: str) -> Meeting:
-        await self.db.execute(
+        await self._run(
             "INSERT INTO meetings (guild_id, name, created_at) VALUES (?, ?, ?) "
             "ON CONFLICT (guild_id, name) DO UPDATE SET active = 1",
             (guild_id, name, time.time()),
@@ -297,11 +316,11 @@ class Store:
 
     async def link_channel(self, channel_id: int, meeting_id: int, language: str) -> None:
         """Bind a channel to a meeting language; a channel belongs to one meeting, a language to one channel."""
-        await self.db.execute(
+        await self._run(
             "DELETE FROM channels WHERE meeting_id = ? AND language = ? AND channel_id != ?",
             (meeting_id, language, channel_id),
         )
-        await self.db.execute(
+        await self._run(
             "INSERT INTO channels (channel_id, meeting_id, language) VALUES (?, ?, ?) "
             "ON CONFLICT (channel_id) DO UPDATE SET meeting_id = excluded.meeting_id, language = excluded.language",
             (channel_id, meeting_id, language),
@@ -309,7 +328,7 @@ class Store:
         await self.db.commit()
 
     async def unlink_channel(self, channel_id: int) -> bool:
-        cur = await self.db.execute("DELETE FROM channels WHERE channel_id = ?", (channel_id,))
+        cur = await self._run("DELETE FROM channels WHERE channel_id = ?", (channel_id,))
         await self.db.commit()
         return cur.rowcount > 0
 
@@ -335,7 +354,7 @@ class Store:
     async def add_source(self, source: Source, targets: Iterable[Channel]) -> None:
         """Record a message and one pending outbox row per target, in one transaction."""
         now = time.time()
-        await self.db.execute(
+        await self._run(
             "INSERT OR IGNORE INTO sources (message_id, meeting_id, channel_id, language, author_name,"
             " avatar_url, content, links, reply_to, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -351,7 +370,7 @@ class Store:
                 now,
             ),
         )
-        await self.db.executemany(
+        await self._run_many(
             "INSERT OR IGNORE INTO outbox (source_id, channel_id, language, updated_at) VALUES (?, ?, ?, ?)",
             [(source.message_id, t.channel_id, t.language, now) for t in targets],
         )
@@ -378,7 +397,7 @@ class Store:
 
     async def edit_source(self, message_id: int, content: str) -> int | None:
         """Store new content; returns the new version, or None when the message is unknown or deleted."""
-        cur = await self.db.execute(
+        cur = await self._run(
             "UPDATE sources SET content = ?, version = version + 1 "
             "WHERE message_id = ? AND deleted = 0 AND content != ?",
             (content, message_id, content),
@@ -390,9 +409,7 @@ class Store:
         return source.version if source else None
 
     async def delete_source(self, message_id: int) -> bool:
-        cur = await self.db.execute(
-            "UPDATE sources SET deleted = 1 WHERE message_id = ? AND deleted = 0", (message_id,)
-        )
+        cur = await self._run("UPDATE sources SET deleted = 1 WHERE message_id = ? AND deleted = 0", (message_id,))
         await self.db.commit()
         return cur.rowcount > 0
 
@@ -423,7 +440,7 @@ class Store:
         version: int | None = None,
         error: str | None = None,
     ) -> None:
-        await self.db.execute(
+        await self._run(
             "UPDATE outbox SET state = ?, version = COALESCE(?, version), last_error = ?, updated_at = ?,"
             " attempts = attempts + (CASE WHEN ? IS NULL THEN 0 ELSE 1 END)"
             " WHERE source_id = ? AND channel_id = ?",
@@ -453,21 +470,21 @@ class Store:
         self, source_id: int, channel_id: int, new_parts: list[tuple[int, int]], state: str, version: int
     ) -> None:
         """Record the last posted parts and the outbox state in one transaction."""
-        await self.db.executemany(
+        await self._run_many(
             "INSERT OR REPLACE INTO message_map (source_id, channel_id, part, relayed_id) VALUES (?, ?, ?, ?)",
             [(source_id, channel_id, part, relayed_id) for part, relayed_id in new_parts],
         )
         await self.set_outbox(source_id, channel_id, state, version=version)
 
     async def add_part(self, source_id: int, channel_id: int, part: int, relayed_id: int) -> None:
-        await self.db.execute(
+        await self._run(
             "INSERT OR REPLACE INTO message_map (source_id, channel_id, part, relayed_id) VALUES (?, ?, ?, ?)",
             (source_id, channel_id, part, relayed_id),
         )
         await self.db.commit()
 
     async def remove_part(self, relayed_id: int) -> None:
-        await self.db.execute("DELETE FROM message_map WHERE relayed_id = ?", (relayed_id,))
+        await self._run("DELETE FROM message_map WHERE relayed_id = ?", (relayed_id,))
         await self.db.commit()
 
     async def parts(self, source_id: int, channel_id: int) -> list[int]:
@@ -506,13 +523,13 @@ class Store:
         """Store a correction and mark its outbox row 'corrected' at that source version, in one transaction."""
         c = correction
         try:
-            cur = await self.db.execute(
+            cur = await self._run(
                 "INSERT INTO corrections (relayed_id, source_id, channel_id, language, source_version, original,"
                 " corrected, by, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (c.relayed_id, c.source_id, c.channel_id, c.language, c.source_version, c.original, c.corrected,
                  c.by, c.at),
             )  # fmt: skip
-            await self.db.execute(
+            await self._run(
                 "UPDATE outbox SET state = 'corrected', version = ?, last_error = NULL, updated_at = ?"
                 " WHERE source_id = ? AND channel_id = ?",
                 (c.source_version, c.at, c.source_id, c.channel_id),
@@ -539,8 +556,8 @@ class Store:
 
         Returns how many messages were forgotten. Glossaries and their history are kept."""
         cutoff = time.time() - older_than_days * 86400
-        cur = await self.db.execute("DELETE FROM sources WHERE created_at < ?", (cutoff,))
-        await self.db.execute("DELETE FROM translation_cache WHERE created_at < ?", (cutoff,))
+        cur = await self._run("DELETE FROM sources WHERE created_at < ?", (cutoff,))
+        await self._run("DELETE FROM translation_cache WHERE created_at < ?", (cutoff,))
         await self.db.commit()
         return cur.rowcount
 
@@ -552,7 +569,7 @@ class Store:
         return (row[0], row[1]) if row else None
 
     async def cache_translation(self, key: str, text: str, backend: str) -> None:
-        await self.db.execute(
+        await self._run(
             "INSERT OR REPLACE INTO translation_cache (key, text, backend, created_at) VALUES (?, ?, ?, ?)",
             (key, text, backend, time.time()),
         )
@@ -612,23 +629,23 @@ class Store:
                     rendering_deletes.append(ident)
             audit.append((now, by, change.action, *ident, _json(change.before), _json(after)))
         try:
-            await self.db.executemany(
+            await self._run_many(
                 "DELETE FROM glossary_renderings WHERE concept_key = ? AND language = ? AND guild_id = ?",
                 rendering_deletes,
             )
-            await self.db.executemany("DELETE FROM glossary_concepts WHERE key = ? AND guild_id = ?", concept_deletes)
-            await self.db.executemany(
+            await self._run_many("DELETE FROM glossary_concepts WHERE key = ? AND guild_id = ?", concept_deletes)
+            await self._run_many(
                 "INSERT OR REPLACE INTO glossary_concepts (key, guild_id, term, type, policy, expansion,"
                 " en_variants, definition, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 concept_rows,
             )
-            await self.db.executemany(
+            await self._run_many(
                 "INSERT OR REPLACE INTO glossary_renderings (concept_key, language, guild_id, preferred, variants,"
                 " forbidden, case_sensitive, status, source, notes, updated_by, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rendering_rows,
             )
-            await self.db.executemany(
+            await self._run_many(
                 "INSERT INTO glossary_audit (at, by, action, concept_key, language, guild_id, before, after)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 audit,
@@ -670,7 +687,7 @@ class Store:
         return {r[0]: r[1] for r in rows}
 
     async def add_glossary_mention(self, meeting_id: int, language: str, concept_key: str, message_id: int) -> None:
-        await self.db.execute(
+        await self._run(
             "INSERT OR REPLACE INTO glossary_mentions (meeting_id, language, concept_key, message_id, at)"
             " VALUES (?, ?, ?, ?, ?)",
             (meeting_id, language, concept_key, message_id, time.time()),

@@ -227,3 +227,13 @@ async def test_pending_deliveries_survive_a_restart_and_are_sent_once(store, tra
     await second.drain()
     await second.close()
     assert sink.texts(ES) == ["[es] Are you there?"] and len(sink.messages) == 3
+
+
+async def test_a_burst_of_messages_is_delivered_completely_and_in_order(engine, sink, caplog):
+    lines = [f"Point {n} of the agenda." for n in range(60)]
+    for line in lines:
+        await engine.handle_message(say(MAIN, line))
+    await engine.drain()
+    for channel, tag in ((ES, "es"), (VI, "vi"), (ZH, "zh-Hant")):
+        assert sink.texts(channel) == [f"[{tag}] {line}" for line in lines]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
