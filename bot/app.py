@@ -370,6 +370,8 @@ class ConcordBot(commands.Bot):
             keep_days=self.settings.keep_days,
         )
         await self.engine.start()
+        if self.translator.glossary is not None:  # build term indexes now, not at a meeting's first message
+            self._warm = asyncio.create_task(self.translator.glossary.warm(), name="glossary-warm")
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.settings.test_guild_id:
@@ -380,6 +382,9 @@ class ConcordBot(commands.Bot):
             await self.tree.sync()
 
     async def close(self) -> None:
+        warm = getattr(self, "_warm", None)
+        if warm is not None:
+            warm.cancel()
         engine = getattr(self, "engine", None)
         if engine is not None:
             try:
