@@ -209,6 +209,17 @@ def parse_list(codes: str) -> list[Language]:
     return list(seen.values())
 
 
+def search(typed: str, *, include_english: bool = True) -> list[Language]:
+    """Languages whose code, English or native name contains `typed` (for autocomplete)."""
+    typed = typed.strip().lower()
+    return [
+        lang
+        for lang in LANGUAGES.values()
+        if (include_english or lang.code != "en")
+        and (typed in lang.code.lower() or typed in lang.english.lower() or typed in lang.native.lower())
+    ]
+
+
 def for_translation(lang: Language) -> Language:
     """The language a backend should actually be asked for (Cantonese -> zh-TW)."""
     return LANGUAGES[lang.translate_as] if lang.translate_as else lang

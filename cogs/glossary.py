@@ -353,11 +353,9 @@ class GlossaryCog(commands.Cog, name="Glossary"):
     @history.autocomplete("language")
     @export.autocomplete("language")
     async def _language_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        typed = current.strip().lower()
         return [
-            app_commands.Choice(name=f"{lang.english} — {lang.native} ({code})"[:100], value=code)
-            for code, lang in languages.LANGUAGES.items()
-            if code != "en" and (typed in code.lower() or typed in lang.english.lower() or typed in lang.native.lower())
+            app_commands.Choice(name=f"{lang.english} — {lang.native} ({lang.code})"[:100], value=lang.code)
+            for lang in languages.search(current, include_english=False)
         ][:25]
 
     @edit.autocomplete("term")

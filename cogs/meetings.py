@@ -73,11 +73,9 @@ class Meetings(commands.Cog):
 
     @link.autocomplete("language")
     async def _language_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        typed = current.strip().lower()
         return [
-            app_commands.Choice(name=f"{lang.english} — {lang.native} ({code})"[:100], value=code)
-            for code, lang in languages.LANGUAGES.items()
-            if typed in code.lower() or typed in lang.english.lower() or typed in lang.native.lower()
+            app_commands.Choice(name=f"{lang.english} — {lang.native} ({lang.code})"[:100], value=lang.code)
+            for lang in languages.search(current, include_english=True)
         ][:25]
 
     @link.autocomplete("meeting")
