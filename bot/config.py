@@ -32,7 +32,10 @@ class Settings(BaseSettings):
     libre_api_key: SecretStr | None = None
     mymemory_email: str | None = None
 
-    translate_timeout: float = 10.0  # hard deadline for one backend call, in seconds
+    translate_timeout: float = 8.0  # hard deadline for one backend call, in seconds
+    # Longest a message waits for its translation (retries and fallbacks included) before the original is
+    # delivered, marked; the translation is edited in when a retry succeeds.
+    translate_deadline: float = 15.0
     translate_retries: int = 2  # extra tries on 429 / 5xx / timeouts before falling back
     translate_workers: int = 16  # threads per backend (deep-translator is synchronous)
     keep_days: float = 30.0  # meeting text (for edits, retries, corrections) is forgotten after this many days

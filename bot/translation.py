@@ -220,8 +220,10 @@ class TranslationService:
         cache_size: int = 5000,
         stats: Stats | None = None,
         glossary: Glossary | None = None,
+        deadline: float = 15.0,
     ) -> None:
         self.backends = {b.name: b for b in backends}
+        self.deadline = deadline  # longest a message waits for its translation, retries and fallbacks included
         self.order = [b.name for b in backends]
         self.by_language = by_language or {}
         self.store = store
@@ -260,16 +262,20 @@ class TranslationService:
         if self.glossary is not None:
             plan = await self.glossary.plan(shielded, holder, source, target, context)
         try:
-            translated, used, backend_ms, cached = await self._translate_text(
-                plan.text if plan else shielded, source, target, route
-            )
+            async with asyncio.timeout(self.deadline):
+                translated, used, backend_ms, cached = await self._translate_text(
+                    plan.text if plan else shielded, source, target, route
+                )
+                if plan is None:
+                    out, terms, extra_ms = markup.unshield(translated, holder), (), 0.0
+                else:
+                    out, terms, extra_ms = await self._apply_glossary(plan, translated, source, target, route)
         except TranslationError as exc:
             return Translation(text, ok=False, error=str(exc))
-        if plan is None:
-            return Translation(
-                markup.unshield(translated, holder), ok=True, backend=used, cached=cached, backend_ms=backend_ms
-            )
-        out, terms, extra_ms = await self._apply_glossary(plan, translated, source, target, route)
+        except TimeoutError:
+            # The reader gets the original now, marked; the retry pass edits the translation in later.
+            self.stats.failures += 1
+            return Translation(text, ok=False, error=f"no translation within {self.deadline:g}s")
         return Translation(out, ok=True, backend=used, cached=cached, backend_ms=backend_ms + extra_ms, terms=terms)
 
     async def _translate_text(
@@ -341,6 +347,11 @@ class TranslationService:
         try:
             result = await self._call_chain(chunk, source, target, route)
             future.set_result(result)
+        except asyncio.CancelledError:
+            # Our caller gave up (deadline); whoever shares this call gets a failure, not a cancellation.
+            future.set_exception(TranslationError("abandoned before the backend answered", retryable=True))
+            future.exception()
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved here, so waiting-less failures are not logged as unhandled
@@ -395,5 +406,10 @@ def build_translator(settings: Settings, store: Store | None) -> TranslationServ
         raise ValueError("no translator is configured: check CONCORD_TRANSLATOR and its key or URL")
     glossary = Glossary(store) if store is not None else None
     return TranslationService(
-        backends, store=store, by_language=settings.translator_by_language, stats=stats, glossary=glossary
+        backends,
+        store=store,
+        by_language=settings.translator_by_language,
+        stats=stats,
+        glossary=glossary,
+        deadline=settings.translate_deadline,
     )

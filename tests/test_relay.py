@@ -237,3 +237,21 @@ async def test_a_burst_of_messages_is_delivered_completely_and_in_order(engine, 
     for channel, tag in ((ES, "es"), (VI, "vi"), (ZH, "zh-Hant")):
         assert sink.texts(channel) == [f"[{tag}] {line}" for line in lines]
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+async def test_a_hanging_backend_does_not_hold_the_meeting_past_the_deadline(engine, sink, libre, translator):
+    translator.deadline = 0.5
+    libre.fake.fail_next("hang", times=3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    first = say(MAIN, "Is everyone here?")
+    await engine.handle_message(first)
+    await engine.handle_message(say(MAIN, "Let us begin."))
+    await engine.drain()
+    assert loop.time() - started < 2.0  # not the 30 s the server hangs for
+    es = sink.texts(ES)
+    assert es[0].startswith("Is everyone here?") and "aún sin traducir" in es[0]
+    assert es[1] == "[es] Let us begin."
+    await engine.retry_now()
+    await engine.drain()
+    assert sink.texts(ES) == ["[es] Is everyone here?", "[es] Let us begin."]
