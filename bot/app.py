@@ -43,6 +43,14 @@ _RESERVED_NAME = re.compile(r"(disc)(ord)|(cl)(yde)", re.IGNORECASE)
 # --- pure helpers --------------------------------------------------------------------------------
 
 
+def language_choices(current: str, *, include_english: bool = True) -> list[app_commands.Choice[str]]:
+    """Autocomplete choices for a language option (Discord shows at most 25)."""
+    return [
+        app_commands.Choice(name=f"{lang.english} — {lang.native} ({lang.code})"[:100], value=lang.code)
+        for lang in languages.search(current, include_english=include_english)
+    ][:25]
+
+
 def webhook_username(name: str) -> str:
     """A name Discord accepts for a webhook message: 1-80 characters, no "discord" or "clyde".
 

@@ -43,7 +43,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -807,20 +807,8 @@ def add_parser(subparsers: Any) -> None:
 def config_from(args: argparse.Namespace) -> BenchConfig:
     if args.messages < 1 or args.rate <= 0 or args.languages < 1:
         raise ValueError("--messages, --rate and --languages must be above zero")
-    return BenchConfig(
-        languages=args.languages,
-        messages=args.messages,
-        rate=args.rate,
-        latency_ms=args.latency_ms,
-        jitter_ms=args.jitter_ms,
-        sink_latency_ms=args.sink_latency_ms,
-        channel_limit=args.channel_limit,
-        glossary_terms=args.glossary_terms,
-        sequential_messages=args.sequential_messages,
-        translator=args.translator,
-        libre_url=args.libre_url,
-        seed=args.seed,
-    )
+    options = {f.name: getattr(args, f.name) for f in fields(BenchConfig) if hasattr(args, f.name)}
+    return BenchConfig(**options)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

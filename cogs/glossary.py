@@ -20,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import languages
-from bot.app import NotVolunteer, fit, undecorate
+from bot.app import NotVolunteer, fit, language_choices, undecorate
 from bot.glossary import (
     MAX_TERM,
     AuditEntry,
@@ -353,10 +353,7 @@ class GlossaryCog(commands.Cog, name="Glossary"):
     @history.autocomplete("language")
     @export.autocomplete("language")
     async def _language_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return [
-            app_commands.Choice(name=f"{lang.english} — {lang.native} ({lang.code})"[:100], value=lang.code)
-            for lang in languages.search(current, include_english=False)
-        ][:25]
+        return language_choices(current, include_english=False)
 
     @edit.autocomplete("term")
     @approve.autocomplete("term")

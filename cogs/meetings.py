@@ -13,6 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import languages
+from bot.app import language_choices
 
 if TYPE_CHECKING:
     from bot.app import ConcordBot
@@ -73,10 +74,7 @@ class Meetings(commands.Cog):
 
     @link.autocomplete("language")
     async def _language_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return [
-            app_commands.Choice(name=f"{lang.english} — {lang.native} ({lang.code})"[:100], value=lang.code)
-            for lang in languages.search(current, include_english=True)
-        ][:25]
+        return language_choices(current, include_english=True)
 
     @link.autocomplete("meeting")
     async def _meeting_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

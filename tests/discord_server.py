@@ -924,25 +924,29 @@ class FakeDiscord:
             return _json(payload)
         return web.Response(status=204)
 
-    async def _edit_webhook_message(self, request: web.Request) -> web.Response:
+    def _webhook_message(self, request: web.Request) -> Any:
+        """The message a webhook route names, or the error response Discord would give."""
         hook = self._webhook_or_error(request)
         if isinstance(hook, web.Response):
             return hook
         msg = self._message_or_none(request)
         if msg is None or msg.webhook_id != int(hook["id"]):
             return _error(404, "Unknown Message", 10008)
+        return msg
+
+    async def _edit_webhook_message(self, request: web.Request) -> web.Response:
+        msg = self._webhook_message(request)
+        if isinstance(msg, web.Response):
+            return msg
         body = await self._body(request)
         if len(body.get("content") or "") > 2000:
             return _error(400, "Invalid Form Body: content must be 2000 or fewer in length", 50035)
         return await self._apply_edit(msg, body)
 
     async def _delete_webhook_message(self, request: web.Request) -> web.Response:
-        hook = self._webhook_or_error(request)
-        if isinstance(hook, web.Response):
-            return hook
-        msg = self._message_or_none(request)
-        if msg is None or msg.webhook_id != int(hook["id"]):
-            return _error(404, "Unknown Message", 10008)
+        msg = self._webhook_message(request)
+        if isinstance(msg, web.Response):
+            return msg
         return await self._remove(msg)
 
     # slash command registration
