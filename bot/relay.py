@@ -71,12 +71,11 @@ class Incoming:
     webhook_id: int | None = None
 
 
-def marker(target: Language, translation: Translation) -> str:
+def marker(source: Language, target: Language, translation: Translation) -> str:
     """The line that tells a reader this text is not (yet) in their language."""
     if translation.unsupported:
-        return (
-            f"-# {NEEDS_INTERPRETER} original — no machine translation for {target.english}; an interpreter may follow"
-        )
+        why = f"no machine translation for {target.english}" if source.machine_translated else "no machine translation"
+        return f"-# {NEEDS_INTERPRETER} original in {source.english} ({why}); an interpreter may follow"
     note = target.untranslated_note or languages.LANGUAGES["en"].untranslated_note
     return f"-# {UNTRANSLATED} {note} (original)"
 
@@ -246,7 +245,8 @@ class RelayEngine:
         if now.state == "delivered" and now.version == source.version and translation.ok:
             return  # already there (e.g. a retry raced a later success)
         dst = languages.get(target.language)
-        body = translation.text if translation.ok else f"{translation.text}\n{marker(dst, translation)}"
+        src = languages.get(source.language)
+        body = translation.text if translation.ok else f"{translation.text}\n{marker(src, dst, translation)}"
         if source.links:
             body = f"{body}\n📎 {source.links}"
         reply_to = await self._counterpart(source.reply_to, target.channel_id)

@@ -210,7 +210,9 @@ async def test_language_without_machine_translation_gets_the_original_for_an_int
     await engine.handle_message(say(MAIN, "Welcome, families."))
     await engine.drain()
     (text,) = sink.texts(104)
-    assert text.startswith("Welcome, families.") and "interpreter" in text
+    assert text == (
+        "Welcome, families.\n-# 🗣️ original in English (no machine translation for K'iche'); an interpreter may follow"
+    )
 
 
 async def test_pending_deliveries_survive_a_restart_and_are_sent_once(store, translator, meeting, libre):
@@ -255,3 +257,15 @@ async def test_a_hanging_backend_does_not_hold_the_meeting_past_the_deadline(eng
     await engine.retry_now()
     await engine.drain()
     assert sink.texts(ES) == ["[es] Is everyone here?", "[es] Let us begin."]
+
+
+async def test_message_from_a_language_without_machine_translation_reaches_everyone_marked(
+    engine, sink, store, meeting
+):
+    await store.link_channel(104, meeting.id, "quc")
+    await engine.handle_message(say(104, "Utz awach", author="Tomás"))
+    await engine.drain()
+    for channel in (MAIN, ES, VI, ZH):
+        (text,) = sink.texts(channel)
+        assert text == "Utz awach\n-# 🗣️ original in K'iche' (no machine translation); an interpreter may follow"
+    assert sink.texts(104) == []  # nothing echoed back into the author's own channel
