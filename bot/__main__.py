@@ -111,9 +111,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             "no Discord bot token: set DISCORD_TOKEN in the environment or in .env "
             "(README, 'Discord setup', says where to get one)"
         )
+    import aiohttp
+    import discord
+
     from bot.app import run  # imports discord only when the bot really starts
 
-    asyncio.run(run(settings, sync=args.sync))
+    try:
+        asyncio.run(run(settings, sync=args.sync))
+    except discord.LoginFailure:
+        raise UsageError("Discord rejected the bot token: copy a fresh one from the developer portal") from None
+    except discord.PrivilegedIntentsRequired:
+        raise UsageError(
+            "Discord refused the Message Content intent: enable it under Bot -> Privileged Gateway Intents"
+        ) from None
+    except (aiohttp.ClientConnectionError, OSError) as exc:
+        raise UsageError(f"cannot reach Discord ({exc}); check the network and try again") from None
     return 0
 
 

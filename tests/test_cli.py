@@ -112,3 +112,32 @@ def test_glossary_export_on_a_new_install_has_the_seed_terms(tmp_path):
     pairs = dict(line.split("\t") for line in result.stdout.splitlines())
     assert pairs["Individualized Education Program"] == "Programa de Educación Individualizada"
     assert pairs["principal"] == "director/a" and pairs["IEP"] == "IEP"  # keep-and-expand: the acronym stays
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        ("login", "Discord rejected the bot token"),
+        ("intents", "enable it under Bot -> Privileged Gateway Intents"),
+        ("network", "cannot reach Discord"),
+    ],
+)
+def test_run_turns_discord_refusals_into_one_actionable_line(tmp_path, monkeypatch, capsys, failure, message):
+    import discord
+
+    import bot.app
+    from bot.__main__ import main
+
+    async def refused(settings, *, sync=False):  # Discord's answer is the outermost edge
+        if failure == "login":
+            raise discord.LoginFailure("Improper token has been passed.")
+        if failure == "intents":
+            raise discord.PrivilegedIntentsRequired(None)
+        raise OSError("Name or service not known")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DISCORD_TOKEN", "abc.def.ghi")
+    monkeypatch.setattr(bot.app, "run", refused)
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
