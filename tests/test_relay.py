@@ -243,7 +243,8 @@ async def test_a_burst_of_messages_is_delivered_completely_and_in_order(engine, 
 
 async def test_a_hanging_backend_does_not_hold_the_meeting_past_the_deadline(engine, sink, libre, translator):
     translator.deadline = 0.5
-    libre.fake.fail_next("hang", times=3)
+    hanging = {"on": True}  # the first message's calls hang for 30 s while it is on
+    libre.fake.delay_for = lambda q, target: 30.0 if hanging["on"] and q.startswith("Is everyone") else 0.0
     loop = asyncio.get_running_loop()
     started = loop.time()
     first = say(MAIN, "Is everyone here?")
@@ -254,6 +255,7 @@ async def test_a_hanging_backend_does_not_hold_the_meeting_past_the_deadline(eng
     es = sink.texts(ES)
     assert es[0].startswith("Is everyone here?") and "aún sin traducir" in es[0]
     assert es[1] == "[es] Let us begin."
+    hanging["on"] = False
     await engine.retry_now()
     await engine.drain()
     assert sink.texts(ES) == ["[es] Is everyone here?", "[es] Let us begin."]
