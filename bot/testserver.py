@@ -47,6 +47,8 @@ class FakeLibre:
     calls: list[Call] = field(default_factory=list)
     _faults: list[str] = field(default_factory=list)
     down: bool = False  # answer 503 to everything until switched back
+    inflight: int = 0  # requests being answered right now
+    peak_inflight: int = 0  # the most answered at once: shows whether a client fans out in parallel
 
     # --- faults ----------------------------------------------------------------------------------
 
@@ -74,6 +76,14 @@ class FakeLibre:
                 fields.update(await request.post())
         q, source, target = str(fields.get("q", "")), str(fields.get("source", "")), str(fields.get("target", ""))
         self.calls.append(Call(q, source, target, time.monotonic()))
+        self.inflight += 1
+        self.peak_inflight = max(self.peak_inflight, self.inflight)
+        try:
+            return await self._answer(q, source, target)
+        finally:
+            self.inflight -= 1
+
+    async def _answer(self, q: str, source: str, target: str) -> web.Response:
         fault = self._faults.pop(0) if self._faults else ("503" if self.down else None)
         delay = self.latency + (random.uniform(0, self.jitter) if self.jitter else 0.0)
         if self.delay_for:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 
 import pytest
@@ -114,14 +113,11 @@ async def test_order_is_kept_when_an_earlier_translation_finishes_last(engine, s
                                        f"[{tag}] third, questions"]  # fmt: skip
 
 
-async def test_fan_out_costs_one_round_trip_not_one_per_language(engine, sink, libre):
+async def test_fan_out_asks_for_every_language_at_once_not_one_after_another(engine, sink, libre):
     libre.fake.latency = 0.3
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     await engine.handle_message(say(MAIN, "Parallel please"))
     await engine.drain()
-    # Three languages in sequence would take 0.9 s; in parallel it is one round trip.
-    assert loop.time() - started < 0.75
+    assert libre.fake.peak_inflight == 3  # all three languages were being translated at the same time
     assert len(sink.messages) == 3
 
 
@@ -245,14 +241,10 @@ async def test_a_hanging_backend_does_not_hold_the_meeting_past_the_deadline(eng
     translator.deadline = 0.5
     hanging = {"on": True}  # the first message's calls hang for 30 s while it is on
     libre.fake.delay_for = lambda q, target: 30.0 if hanging["on"] and q.startswith("Is everyone") else 0.0
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    first = say(MAIN, "Is everyone here?")
-    await engine.handle_message(first)
+    await engine.handle_message(say(MAIN, "Is everyone here?"))
     await engine.handle_message(say(MAIN, "Let us begin."))
     await engine.drain()
-    assert loop.time() - started < 2.0  # not the 30 s the server hangs for
-    es = sink.texts(ES)
+    es = sink.texts(ES)  # had the deadline not held, this would be the translation, 30 s later
     assert es[0].startswith("Is everyone here?") and "aún sin traducir" in es[0]
     assert es[1] == "[es] Let us begin."
     hanging["on"] = False

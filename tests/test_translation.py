@@ -50,10 +50,8 @@ async def test_a_hanging_backend_hits_the_deadline_and_falls_back(libre):
     libre.fake.fail_next("hang", times=5)
     with ServerThread(FakeLibre(dictionary={"es": {"hello": "hola"}}, tag=False)) as spare:
         chain = service(libre_backend(libre.url, timeout=0.3), libre_backend(spare.url, "spare"), retries=0)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         result = await chain.translate("hello", EN, ES)
-        assert loop.time() - started < 2.0
+    # Had the deadline not held, the first server would have answered "[es] hello" 30 s later.
     assert result.ok and result.text == "hola" and result.backend == "spare"
 
 
