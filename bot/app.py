@@ -331,6 +331,10 @@ class ConcordTree(app_commands.CommandTree):
 # --- the bot -------------------------------------------------------------------------------------
 
 
+# Concord never joins voice: without this, every start warns that voice libraries are missing.
+discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+
+
 class ConcordBot(commands.Bot):
     engine: RelayEngine
     sink: DiscordSink
