@@ -24,7 +24,7 @@ from bot import languages
 from bot.glossary import TermContext
 from bot.languages import Language
 from bot.sinks import Outgoing, Sink, SinkError
-from bot.store import Channel, Correction, Relayed, Source, Store
+from bot.store import Channel, Correction, OutboxRow, Relayed, Source, Store
 from bot.text import split_message
 from bot.translation import Translation, TranslationService
 
@@ -135,10 +135,7 @@ class RelayEngine:
         """Forget expired meeting text, deliver whatever a previous run left pending, then retry untranslated
         messages periodically."""
         await self.purge()
-        for row in await self.store.outbox_in_state("pending"):
-            source = await self.store.source(row.source_id)
-            if source and not source.deleted:
-                self._enqueue_sync(source, Channel(row.channel_id, source.meeting_id, row.language))
+        await self._requeue(await self.store.outbox_in_state("pending"))
         if self.retry_every > 0 and self._retry_task is None:
             self._retry_task = asyncio.create_task(self._retry_loop(), name="relay-retry")
 
@@ -165,7 +162,7 @@ class RelayEngine:
         if msg.is_bot or msg.webhook_id is not None:
             return False  # never relay bots, webhooks (ours included) or relayed copies
         channel = await self.store.channel(msg.channel_id)
-        if channel is None or await self.store.is_relayed(msg.message_id):
+        if channel is None or await self.store.relayed(msg.message_id) is not None:
             return False
         links = " ".join(f"[{a.filename}](<{a.url}>)" for a in msg.attachments)
         if not msg.content.strip() and not links:
@@ -201,8 +198,8 @@ class RelayEngine:
         return True
 
     async def handle_delete(self, channel_id: int, message_id: int) -> bool:
-        relayed = await self.store.relayed_from(message_id)
-        if relayed is not None:  # someone removed a relayed copy: forget it so later edits do not fail
+        if await self.store.relayed(message_id) is not None:
+            # Someone removed a relayed copy: forget it so later edits do not fail.
             await self.store.remove_part(message_id)
             return False
         source = await self.store.source(message_id)
@@ -318,8 +315,8 @@ class RelayEngine:
         """The message in `channel_id` that stands for `reply_to` (the original, or its relayed copy)."""
         if reply_to is None:
             return None
-        origin = await self.store.relayed_from(reply_to)
-        source_id = origin[0] if origin else reply_to
+        origin = await self.store.relayed(reply_to)
+        source_id = origin.source_id if origin else reply_to
         source = await self.store.source(source_id)
         if source is None:
             return None
@@ -390,15 +387,18 @@ class RelayEngine:
 
     async def retry_now(self) -> int:
         """Queue another attempt for every message delivered untranslated or not delivered; returns how many."""
+        rows = await self.store.outbox_in_state("untranslated", "pending")
+        # A pending row never attempted is a first delivery still on its way.
+        return await self._requeue([r for r in rows if r.state != "pending" or r.attempts > 0])
+
+    async def _requeue(self, rows: list[OutboxRow]) -> int:
+        """Queue delivery again for these outbox rows (skipping deleted originals); returns how many."""
         count = 0
-        for row in await self.store.outbox_in_state("untranslated", "pending"):
+        for row in rows:
             source = await self.store.source(row.source_id)
-            if source is None or source.deleted:
-                continue
-            if row.state == "pending" and row.attempts == 0:
-                continue  # first delivery still on its way
-            self._enqueue_sync(source, Channel(row.channel_id, source.meeting_id, row.language))
-            count += 1
+            if source is not None and not source.deleted:
+                self._enqueue_sync(source, Channel(row.channel_id, source.meeting_id, row.language))
+                count += 1
         return count
 
     async def purge(self) -> int:

@@ -496,17 +496,6 @@ class Store:
             rows = await cur.fetchall()
         return [r[0] for r in rows]
 
-    async def relayed_from(self, relayed_id: int) -> tuple[int, int] | None:
-        """(source message id, channel id) of a relayed message, or None if it is not ours."""
-        async with self.db.execute(
-            "SELECT source_id, channel_id FROM message_map WHERE relayed_id = ?", (relayed_id,)
-        ) as cur:
-            row = await cur.fetchone()
-        return (row[0], row[1]) if row else None
-
-    async def is_relayed(self, message_id: int) -> bool:
-        return await self.relayed_from(message_id) is not None
-
     async def relayed(self, relayed_id: int) -> Relayed | None:
         """A relayed message with its source, channel, part and language; None if it is not ours."""
         async with self.db.execute(

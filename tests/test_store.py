@@ -42,7 +42,8 @@ async def test_source_outbox_and_parts_round_trip(store):
     await store.add_part(5, 11, 0, 900)
     await store.add_part(5, 11, 1, 901)
     assert await store.parts(5, 11) == [900, 901]
-    assert await store.relayed_from(901) == (5, 11)
+    copy = await store.relayed(901)
+    assert (copy.source_id, copy.channel_id, copy.part, copy.language) == (5, 11, 1, "vi")
     assert await store.edit_source(5, "hello") == 1
     assert await store.edit_source(5, "hello") is None  # unchanged content is not a new version
     assert await store.delete_source(5) and (await store.source(5)).deleted
@@ -58,6 +59,6 @@ async def test_purge_forgets_meeting_text_past_retention_but_keeps_recent(store)
     await store.db.execute("UPDATE sources SET created_at = created_at - 40 * 86400 WHERE message_id = 1")
     await store.db.commit()
     assert await store.purge(older_than_days=30) == 1
-    assert await store.source(1) is None and await store.relayed_from(900) is None
+    assert await store.source(1) is None and await store.relayed(900) is None
     assert await store.outbox(1) == []
     assert (await store.source(2)).content == "new"
