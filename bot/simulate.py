@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.glossary import Glossary
 from bot.languages import Language
 from bot.relay import Incoming, RelayEngine
-from bot.sinks import Outgoing, TerminalSink
+from bot.sinks import MemorySink, Outgoing, TerminalSink
 from bot.store import Store
 from bot.translation import build_translator
 
@@ -64,7 +64,7 @@ def parse(script: str) -> list[Line]:
 
 @dataclass
 class Report:
-    sink: TerminalSink
+    sink: MemorySink
     channels: dict[int, Language]
     delivered: int = 0
     untranslated: int = 0
@@ -106,9 +106,8 @@ async def run(
             notes.append(f"note: added a {line.language.english} channel for {line.speaker} (line {line.number})")
     channels = {MAIN_CHANNEL: languages.LANGUAGES["en"]}
     channels.update({MAIN_CHANNEL + i: lang for i, lang in enumerate(wanted, start=1) if lang.code != "en"})
-    sink = TerminalSink(
-        names={cid: lang.channel for cid, lang in channels.items()}, out=sys.stdout if live else _Null()
-    )
+    names = {cid: lang.channel for cid, lang in channels.items()}
+    sink = TerminalSink(names=names, out=sys.stdout) if live else MemorySink()
     store = await Store.open(database)
     if glossary:  # the seed glossaries, as a freshly installed bot has them
         await Glossary(store).seed(settings.glossary_dir)
@@ -146,11 +145,3 @@ async def run(
 
 def _human(line: Line) -> Outgoing:
     return Outgoing(content=line.text, author_name=line.speaker)
-
-
-class _Null:
-    def write(self, _: str) -> int:
-        return 0
-
-    def flush(self) -> None:
-        pass
