@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot import languages
 from bot.glossary import Glossary
 from bot.store import Store
-from bot.testserver import FakeLibre, ServerThread, chain, mangle_tokens
+from bot.testing.libre import FakeLibre, ServerThread, chain, mangle_tokens
 from bot.text import shield
 from bot.translation import Backend, Retrying, TranslationService
 

@@ -2,7 +2,7 @@
 
 One run sends a meeting's worth of messages (facilitator lines in English, parent replies from the language
 channels, some phrases repeated) at a fixed rate into the real `RelayEngine`, with the real translation chain
-(deep-translator's `LibreTranslator` against the LibreTranslate-compatible `bot.testserver`, with latency and
+(deep-translator's `LibreTranslator` against the LibreTranslate-compatible `bot.testing.libre`, with latency and
 jitter) with its glossary layer holding `--glossary-terms` approved terms per language (matchers are built,
 and timed, before the clock starts), a real SQLite store in a temporary directory, and `DiscordModelSink`, an
 in-memory sink that models Discord: a fixed post latency and, when asked, Discord's per-webhook rate limit.
@@ -386,7 +386,7 @@ def floors(
 
 
 class ServerProcess:
-    """`bot.testserver` in its own process: a real backend is elsewhere, so it must not share our GIL."""
+    """`bot.testing.libre` in its own process: a real backend is elsewhere, so it must not share our GIL."""
 
     def __init__(self, latency_ms: float, jitter_ms: float) -> None:
         self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
@@ -401,7 +401,7 @@ class ServerProcess:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         self._errors = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.testserver", "--port", str(port),
+            [sys.executable, "-m", "bot.testing.libre", "--port", str(port),
              "--latency-ms", str(self.latency_ms), "--jitter-ms", str(self.jitter_ms)],
             stdout=subprocess.PIPE, stderr=self._errors, text=True, env=env,
         )  # fmt: skip

@@ -7,7 +7,7 @@ import pytest
 from bot.config import Settings
 from bot.sinks import MemorySink
 from bot.store import Store
-from bot.testserver import FakeLibre, ServerThread
+from bot.testing.libre import FakeLibre, ServerThread
 from bot.translation import build_translator
 
 

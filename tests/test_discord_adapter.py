@@ -1,5 +1,5 @@
 """The Discord adapter and cogs, end to end: the real discord.py client against the loopback Discord in
-`tests/discord_server.py`, the real RelayEngine, a real SQLite store and the fake LibreTranslate server.
+`bot/testing/discord_server.py`, the real RelayEngine, a real SQLite store and the fake LibreTranslate server.
 
 The fake translator tags each text with its target code ("[es] ..."), so a test sees what was translated.
 """
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import discord
 import pytest
 import yarl
-from discord_server import EPHEMERAL, FakeDiscord
 
 from bot.app import ConcordBot, webhook_username
 from bot.sinks import Outgoing, SinkError
 from bot.store import Channel, Source
+from bot.testing.discord_server import EPHEMERAL, FakeDiscord
 
 
 def pings_nobody(allowed_mentions: dict | None) -> bool:

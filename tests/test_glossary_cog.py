@@ -1,6 +1,6 @@
 """Volunteers keep the glossary from Discord: `/glossary ...` and "Correct translation", end to end.
 
-The real discord.py client against the loopback Discord (`tests/discord_server.py`), the real RelayEngine,
+The real discord.py client against the loopback Discord (`bot/testing/discord_server.py`), the real RelayEngine,
 a real SQLite store and the fake LibreTranslate (which answers "[es] " + the text). Fixtures `server`,
 `meeting`, `bot_settings` and `bot` are the adapter tests' own.
 """
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import test_discord_adapter as adapter
-from discord_server import EPHEMERAL, FakeDiscord, InteractionCall
 
 from bot.relay import CORRECTED_LINE
+from bot.testing.discord_server import EPHEMERAL, FakeDiscord, InteractionCall
 
 server = adapter.server
 meeting = adapter.meeting

@@ -12,7 +12,7 @@ from bot import languages
 from bot.glossary import Glossary, TermContext
 from bot.relay import Incoming, RelayEngine
 from bot.sinks import MemorySink
-from bot.testserver import chain, mangle_tokens
+from bot.testing.libre import chain, mangle_tokens
 from tests.test_glossary import write_seed
 
 EN, ES, ZH, AR, VI = (languages.get(c) for c in ("en", "es", "zh-TW", "ar", "vi"))

@@ -9,7 +9,7 @@ from deep_translator import LibreTranslator
 
 from bot.config import Settings
 from bot.languages import LANGUAGES
-from bot.testserver import FakeLibre, ServerThread
+from bot.testing.libre import FakeLibre, ServerThread
 from bot.translation import Backend, Retrying, Stats, TranslationService, build_translator
 
 EN, ES, VI, TO, YUE = (LANGUAGES[c] for c in ("en", "es", "vi", "to", "yue"))

@@ -5,7 +5,7 @@ It speaks the real wire format (`POST /translate` with q, source, target, format
 Its "translation" is deterministic: phrases from `dictionary[target]` are replaced, then the text is
 tagged `[target] `. It can add latency and jitter, and fail on command (429, 500, hang, bad JSON).
 
-Run it alone: `python -m bot.testserver --port 5055 --latency-ms 150`.
+Run it alone: `python -m bot.testing.libre --port 5055 --latency-ms 150`.
 """
 
 from __future__ import annotations
