@@ -130,8 +130,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(
             "Discord refused the Message Content intent: enable it under Bot -> Privileged Gateway Intents"
         ) from None
-    except (aiohttp.ClientConnectionError, OSError) as exc:
+    except (aiohttp.ClientConnectionError, OSError, discord.GatewayNotFound) as exc:
         raise UsageError(f"cannot reach Discord ({exc}); check the network and try again") from None
+    except discord.HTTPException as exc:
+        raise UsageError(f"Discord answered {exc.status} {exc.text} at login; try again in a few minutes") from None
     return 0
 
 

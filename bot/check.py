@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -35,7 +36,7 @@ class Finding:
 
 @dataclass
 class Report:
-    settings: list[tuple[str, str]]
+    settings: list[tuple[str, str, bool]]  # (variable, value shown, is the default)
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -48,9 +49,9 @@ class Report:
         ]
 
     def render(self) -> str:
-        width = max(len(name) for name, _ in self.settings)
+        width = max(len(name) for name, _, _ in self.settings)
         out = ["Settings (from the environment and .env; secrets hidden)"]
-        out += [f"  {name:<{width}}  {value}" for name, value in self.settings]
+        out += [f"  {name:<{width}}  {value}" + ("  (default)" * default) for name, value, default in self.settings]
         out.append("\nChecks")
         subject = max((len(f.subject) for f in self.findings), default=0)
         for f in self.findings:
@@ -73,7 +74,7 @@ class Report:
         return json.dumps(
             {
                 "ok": self.ok,
-                "settings": dict(self.settings),
+                "settings": {name: {"value": value, "default": default} for name, value, default in self.settings},
                 "checks": [asdict(f) for f in self.findings],
                 "fix": self.to_fix(),
             },
@@ -81,8 +82,8 @@ class Report:
         )
 
 
-def effective(settings: Settings) -> list[tuple[str, str]]:
-    """Every setting as the deployer names it, with its value (secrets hidden) and whether it is the default."""
+def effective(settings: Settings) -> list[tuple[str, str, bool]]:
+    """Every setting as the deployer names it, its value (secrets hidden) and whether it is the default."""
     rows = []
     for name in Settings.model_fields:
         value = getattr(settings, name)
@@ -100,10 +101,18 @@ def effective(settings: Settings) -> list[tuple[str, str]]:
             shown = f"{value:g}"
         else:
             shown = str(value)
-        if name not in settings.model_fields_set:
-            shown += "  (default)"
-        rows.append((env_name(name), shown))
+        rows.append((env_name(name), shown, name not in settings.model_fields_set))
     return rows
+
+
+def _short(exc: BaseException) -> str:
+    """A failed call in a few words: urllib3's messages run to several hundred characters."""
+    text = str(classify(exc))
+    host = re.search(r"host='([^']+)'", text)
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    if host and errno:
+        return f"cannot connect to {host[1]}: {errno[1].strip()}"
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _redact(text: str, settings: Settings) -> str:
@@ -212,7 +221,7 @@ async def check_backend(settings: Settings, name: str) -> Finding:
     except TimeoutError as exc:
         return Finding("fail", subject, str(exc), f"check that {name} is reachable from this machine")
     except Exception as exc:
-        reason = _redact(str(classify(exc)), settings)
+        reason = _redact(_short(exc), settings)
         return Finding("fail", subject, f"test call failed: {reason}", _backend_fix(name))
     finally:
         backend.close()

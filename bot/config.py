@@ -107,6 +107,7 @@ class Settings(BaseSettings):
                 raise ValueError("is empty: give a path, e.g. concord.db")
             if "\x00" in value:
                 raise ValueError("contains a NUL character")
+            return Path(value.strip()).expanduser()  # no shell expands ~ in .env or docker -e
         return value
 
     @field_validator("translator", mode="before")
@@ -409,6 +410,9 @@ def load(
         settings = Settings(_env_file=env_file, **given)
     except ValidationError as exc:
         raise ConfigError(explain(exc, named)) from None
+    except (UnicodeDecodeError, OSError) as exc:  # .env saved as UTF-16 by Notepad, or unreadable
+        why = "is not UTF-8 text; save it as UTF-8" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+        raise ConfigError([f"{env_file} cannot be read: {why}"]) from None
     except SettingsError as exc:  # a JSON setting pydantic-settings could not decode
         field = _field_named(m[1]) if (m := re.search(r'field "(\w+)"', str(exc))) else None
         if field is None:

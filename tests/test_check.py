@@ -61,7 +61,7 @@ async def test_a_ready_install_passes_every_check_and_hides_the_token(ready, ser
     assert f"server {server.guild_name}" in text and "slash commands allowed (applications.commands)" in text
     assert "CONCORD_VOLUNTEER_ROLE: role Volunteer" in text and "by name" in text
     assert "en→es in" in text and "[es] Good evening, families." in text
-    assert ("DISCORD_TOKEN", "set (hidden)") in report.settings and TOKEN not in text
+    assert ("DISCORD_TOKEN", "set (hidden)", False) in report.settings and TOKEN not in text
     assert text.endswith("All well.")
     assert snapshot(tmp_path) == before  # the database is not created by a check
 
@@ -182,7 +182,8 @@ def test_check_command_exit_code_and_json_say_whether_all_is_well(libre, tmp_pat
     assert good.returncode == 0, good.stdout + good.stderr
     report = json.loads(good.stdout.splitlines()[-1])
     assert report["ok"] is True and report["fix"] == []
-    assert report["settings"]["CONCORD_LIBRE_URL"] == libre.url
+    assert report["settings"]["CONCORD_LIBRE_URL"] == {"value": libre.url, "default": False}
+    assert report["settings"]["CONCORD_KEEP_DAYS"] == {"value": "30", "default": True}
     assert {c["subject"] for c in report["checks"]} == {"database", "seed glossaries", "translator libre"}
     assert list(tmp_path.iterdir()) == []
 
@@ -196,3 +197,9 @@ def test_check_without_a_token_says_where_to_put_it(libre, tmp_path):
     result = cli("check", cwd=tmp_path, env=env)
     assert result.returncode == 1
     assert "FAIL  Discord" in result.stdout and "DISCORD_TOKEN is not set, so `run` cannot start" in result.stdout
+
+
+async def test_a_backend_out_of_reach_is_named_in_a_few_words(settings):
+    finding = await check.check_backend(settings.model_copy(update={"libre_url": "http://127.0.0.1:9/"}), "libre")
+    assert finding.status == "fail"
+    assert finding.detail == "test call failed: cannot connect to 127.0.0.1: Connection refused"

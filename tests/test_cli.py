@@ -114,12 +114,20 @@ def test_glossary_export_on_a_new_install_has_the_seed_terms(tmp_path):
     assert pairs["principal"] == "director/a" and pairs["IEP"] == "IEP"  # keep-and-expand: the acronym stays
 
 
+class FakeResponse:
+    """What discord.HTTPException reads from an aiohttp response."""
+
+    def __init__(self, status: int) -> None:
+        self.status, self.reason = status, "Service Unavailable"
+
+
 @pytest.mark.parametrize(
     ("failure", "message"),
     [
         ("login", "Discord rejected the bot token"),
         ("intents", "enable it under Bot -> Privileged Gateway Intents"),
         ("network", "cannot reach Discord"),
+        ("outage", "Discord answered 503 upstream connect error at login; try again in a few minutes"),
     ],
 )
 def test_run_turns_discord_refusals_into_one_actionable_line(tmp_path, monkeypatch, capsys, failure, message):
@@ -133,6 +141,8 @@ def test_run_turns_discord_refusals_into_one_actionable_line(tmp_path, monkeypat
             raise discord.LoginFailure("Improper token has been passed.")
         if failure == "intents":
             raise discord.PrivilegedIntentsRequired(None)
+        if failure == "outage":
+            raise discord.DiscordServerError(FakeResponse(503), "upstream connect error")
         raise OSError("Name or service not known")
 
     monkeypatch.chdir(tmp_path)

@@ -278,3 +278,15 @@ def test_a_real_process_prints_one_line_and_exits_2(tmp_path, command):
         "mymemory"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["meeting.txt"]
+
+
+def test_a_home_folder_path_is_expanded_as_a_shell_would(deployer, monkeypatch):
+    monkeypatch.setenv("CONCORD_DATABASE", "~/concord/concord.db")
+    settings, _ = load()
+    assert settings.database == Path.home() / "concord" / "concord.db"
+
+
+def test_a_dot_env_saved_as_utf16_is_one_line(deployer, capsys):
+    (deployer / ".env").write_bytes("CONCORD_KEEP_DAYS=30\n".encode("utf-16"))
+    assert main(["glossary", "lint"]) == 2
+    assert one_error_line(capsys.readouterr().err) == "error: .env cannot be read: is not UTF-8 text; save it as UTF-8"
