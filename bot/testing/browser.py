@@ -32,6 +32,10 @@ def find_chromium() -> str | None:
     return None
 
 
+def _file_uri(path: Path) -> str:
+    return Path(path).resolve().as_uri()
+
+
 class BrowserError(RuntimeError):
     pass
 
@@ -143,7 +147,7 @@ class Browser:
         )
         self._loaded.clear()
         self._events.clear()
-        await self.send("Page.navigate", session=True, url=Path(path).resolve().as_uri())
+        await self.send("Page.navigate", session=True, url=_file_uri(path))
         await asyncio.wait_for(self._loaded.wait(), self.start_timeout)
 
     async def evaluate(self, expression: str) -> Any:
@@ -165,7 +169,7 @@ class Browser:
         shot = await self.send(
             "Page.captureScreenshot", session=True, format="png", clip=clip, captureBeyondViewport=True
         )
-        Path(out).write_bytes(base64.b64decode(shot["data"]))
+        await asyncio.to_thread(Path(out).write_bytes, base64.b64decode(shot["data"]))
 
 
 async def _shoot(page: Path, out: Path, width: int) -> None:
