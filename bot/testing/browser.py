@@ -51,7 +51,6 @@ class Browser:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._events: list[dict[str, Any]] = []
-        self._loaded = asyncio.Event()
 
     async def __aenter__(self) -> Browser:
         self._profile = tempfile.TemporaryDirectory(prefix="concord-chromium-")
@@ -117,8 +116,6 @@ class Browser:
             data = json.loads(message.data)
             if "id" in data and data["id"] in self._pending:
                 self._pending.pop(data["id"]).set_result(data)
-            elif data.get("method") == "Page.loadEventFired":
-                self._loaded.set()
             elif "method" in data:
                 self._events.append(data)
 
@@ -145,10 +142,21 @@ class Browser:
             deviceScaleFactor=1,
             mobile=True,
         )
-        self._loaded.clear()
         self._events.clear()
-        await self.send("Page.navigate", session=True, url=_file_uri(path))
-        await asyncio.wait_for(self._loaded.wait(), self.start_timeout)
+        uri = _file_uri(path)
+        await self.send("Page.navigate", session=True, url=uri)
+        # Wait on the page itself: a load event may still be in flight from the page before.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.start_timeout
+        while True:
+            try:
+                if await self.evaluate("[location.href, document.readyState].join(' ')") == f"{uri} complete":
+                    return
+            except BrowserError:
+                pass  # the old page's context went away mid-call
+            if loop.time() > deadline:
+                raise BrowserError(f"{uri} did not finish loading")
+            await asyncio.sleep(0.02)
 
     async def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (the page itself needs no script)."""
