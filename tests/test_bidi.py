@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.bidi import FSI, LINE_START, LRI, PDI, for_discord, mark_rtl
-from bot.testing.browser import Browser, find_chromium
+from bot.testing.browser import Browser, missing_reason
 
 M = LINE_START  # RLM + RLI, after the line's Markdown prefix
 
@@ -146,7 +146,7 @@ def _left_to_right(positions: list[list]) -> list[str]:
     return [word for word, *_ in sorted(positions, key=lambda p: p[1])]
 
 
-@pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (CI installs it in .ci/run)")
+@pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
 async def test_marked_arabic_reads_right_to_left_on_desktop_and_mobile_in_chromium(tmp_path):
     texts = [
         (mark_rtl(line), sorted(words, key=line.index), mode)
@@ -161,7 +161,7 @@ async def test_marked_arabic_reads_right_to_left_on_desktop_and_mobile_in_chromi
         assert right_edge > mobile[0][3] - 4, f"{line!r} should be right-aligned on mobile"
 
 
-@pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (CI installs it in .ci/run)")
+@pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
 async def test_unmarked_arabic_comes_out_in_the_wrong_order_on_desktop(tmp_path):
     """The control: without the marks, the same lines are scrambled, so the test above can fail."""
     texts = [(line, sorted(words, key=line.index), "desk") for line, words in VISUAL_CASES]

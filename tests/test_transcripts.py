@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.testing.browser import Browser, missing_reason
 from bot.transcripts import (
     LABELS,
     Entry,
@@ -267,10 +268,7 @@ def test_attendance_table_is_in_every_transcript():
 
 # --- In a real browser -----------------------------------------------------------------------------------
 
-chromium = pytest.importorskip("bot.testing.browser")
-needs_chromium = pytest.mark.skipif(
-    chromium.find_chromium() is None, reason="chromium is not installed (CI installs it in .ci/run)"
-)
+needs_chromium = pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
 
 
 @needs_chromium
@@ -279,7 +277,7 @@ async def test_html_transcripts_in_headless_chromium_are_rtl_for_arabic_and_fit_
     shots = os.environ.get("CONCORD_SCREENSHOTS")  # a folder: also save what a phone shows, to look at
     if shots:
         os.makedirs(shots, exist_ok=True)
-    async with chromium.Browser() as browser:
+    async with Browser() as browser:
         for code in record.languages:
             page = tmp_path / filename(record, code, "html")
             page.write_text(render_html(record, code), encoding="utf-8")
@@ -300,7 +298,7 @@ async def test_arabic_original_in_an_english_transcript_is_rtl_inside_an_ltr_pag
     record = MeetingRecord(record.name, record.started, record.languages, (entry,))
     page = tmp_path / "en.html"
     page.write_text(render_html(record, "en"), encoding="utf-8")
-    async with chromium.Browser() as browser:
+    async with Browser() as browser:
         await browser.open(page, width=390)
         assert await browser.evaluate("getComputedStyle(document.body).direction") == "ltr"
         assert await browser.evaluate("getComputedStyle(document.querySelector('.orig p')).direction") == "rtl"

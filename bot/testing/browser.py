@@ -12,9 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,13 @@ def find_chromium() -> str | None:
     for name in CANDIDATES:
         if path := shutil.which(name):
             return path
+    return None
+
+
+def missing_reason() -> str | None:
+    """Why browser tests must be skipped here, or None. In CI (CI set) they never skip: CI installs chromium."""
+    if find_chromium() is None and not os.environ.get("CI"):
+        return "chromium is not installed (Debian: apt-get install chromium; CI installs it in .ci/run)"
     return None
 
 
@@ -53,7 +63,7 @@ class Browser:
         self._events: list[dict[str, Any]] = []
 
     async def __aenter__(self) -> Browser:
-        self._profile = tempfile.TemporaryDirectory(prefix="concord-chromium-")
+        self._profile = tempfile.TemporaryDirectory(prefix="concord-chromium-", ignore_cleanup_errors=True)
         self._process = await asyncio.create_subprocess_exec(
             self.executable,
             "--headless=new",
@@ -70,6 +80,7 @@ class Browser:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, so its helpers go with it
         )
         try:
             url = await self._browser_url()
@@ -87,15 +98,20 @@ class Browser:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if getattr(self, "_ws", None) and not self._ws.closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.send("Browser.close"), 5)
         if getattr(self, "_reader", None):
             self._reader.cancel()
         if getattr(self, "_ws", None):
             await self._ws.close()
         if getattr(self, "_session", None):
             await self._session.close()
-        if self._process.returncode is None:
-            self._process.kill()
-            await self._process.wait()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._process.wait(), 5)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)
+        await self._process.wait()
         self._profile.cleanup()
 
     async def _browser_url(self) -> str:
