@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from bot import languages
@@ -220,11 +220,12 @@ def _html_lang(code: str) -> str:
 # --- Shared helpers ---------------------------------------------------------------------------------------
 
 
-def _zone(record: MeetingRecord) -> ZoneInfo:
-    return ZoneInfo(record.timezone)
+def _zone(record: MeetingRecord) -> tzinfo:
+    """The meeting's zone; UTC needs no time-zone database (slim images may have none)."""
+    return UTC if record.timezone.upper() in ("UTC", "") else ZoneInfo(record.timezone)
 
 
-def _local(at: datetime, zone: ZoneInfo) -> datetime:
+def _local(at: datetime, zone: tzinfo) -> datetime:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
 
 
