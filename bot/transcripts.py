@@ -342,9 +342,9 @@ def render_markdown(record: MeetingRecord, reader: str) -> str:
         text, _, untranslated = _as_read(entry, reader)
         head = f"**{_local(entry.at, zone):%H:%M} · {_md(entry.speaker)}**"
         if entry.language != reader:
-            head += f" ({_language_name(entry.language, reader)})"
+            head += f" · {_md(_language_name(entry.language, reader))}"
         if untranslated:
-            head += f" — ⚠️ {words.untranslated}"
+            head += f" · ⚠️ {words.untranslated}"
         out += [head, "", _md(text), ""]
         if not untranslated and entry.language != reader:
             out += [_md_quote(f"{words.original}: " + _md(entry.original)), ""]

@@ -209,7 +209,7 @@ def test_one_markdown_and_one_html_file_per_language_with_ascii_names():
 def test_markdown_transcript_has_time_speaker_text_and_original():
     md = render_markdown(sample(), "es")
     assert md.startswith("# Transcripción: ELAC October\n")
-    assert "**18:02 · Carmen (facilitator)** (English)\n\nBienvenidos al ELAC." in md
+    assert "**18:02 · Carmen (facilitator)** · English\n\nBienvenidos al ELAC." in md
     assert "> Original: Welcome to ELAC." in md
 
 
