@@ -11,15 +11,16 @@ is strong:
    among the meeting's languages without any model, whatever the length ("អរគុណ" in #main is Khmer). Han
    text never moves among zh-TW, zh-CN and yue (it goes to the one the meeting has, Traditional or
    Simplified by its characters); Japanese needs kana, Korean Hangul.
-3. Within one script (Latin: en, es, vi, tl, pt, so...), lingua (offline, its models ship in the wheel),
-   restricted to the meeting's languages, in low-accuracy mode: the high-accuracy models cost ~95 MB for
-   English and Spanish alone, the low ones ~7 MB, and on these messages low mode loses little (see
-   benchmarks/detect_bench.py). A switch needs a minimum length and a confidence threshold.
+3. Within one script (Latin: en, es, vi, tl, pt, so...), a short message (under four words) switches only on
+   words: most of them common words of one other meeting language and none of the channel's ("Thank you" in
+   #español is English; "Gracias" there stays Spanish). A longer one switches when lingua (offline, its
+   models ship in the wheel), restricted to the meeting's languages, puts another one first, clearly ahead of
+   the channel's. Low-accuracy mode: the high-accuracy models cost ~90 MB more for English and Spanish alone,
+   and since short texts never reach the model, they are not more accurate here (benchmarks/detect_bench.py).
 4. Languages lingua lacks (Hmong, Samoan, Tongan, Chamorro, Marshallese, Ilocano, Haitian Creole, K'iche',
-   Nepali, Amharic/Tigrinya...) are never switched away from on a model's say-so alone: a message with one of
-   the channel language's own common words stays; without one, it switches only if lingua, offered
-   look-alike background languages too, is sure it is a meeting language. A few such words also let a
-   message in one of those languages be recognised in another channel.
+   Nepali, Amharic/Tigrinya...) are never switched away from on the model's say-so: a switch also needs the
+   new language's own words, and a message with the channel language's words stays. The same words let a
+   message in one of them be recognised in another channel.
 
 Codes are the registry's (bot/languages.py) but any ISO-like code works: an unknown one is taken as a
 Latin-script language lingua lacks, so it is never switched away from by mistake.
@@ -42,57 +43,41 @@ from bot.text import protected_spans
 
 # --- Scripts ---------------------------------------------------------------------------------------------
 
+# Unicode blocks of each script (hex). Latin includes the modifier letters, where the Tongan ʻokina lives.
+_SCRIPT_BLOCKS = """
+Latn 0041-024F 0250-02FF 1E00-1EFF A720-A7FF FF21-FF5A
+Grek 0370-03FF
+Cyrl 0400-052F
+Armn 0530-058F
+Hebr 0590-05FF
+Arab 0600-06FF 0750-077F 08A0-08FF FB50-FDFF FE70-FEFF
+Deva 0900-097F
+Beng 0980-09FF
+Guru 0A00-0A7F
+Gujr 0A80-0AFF
+Orya 0B00-0B7F
+Taml 0B80-0BFF
+Telu 0C00-0C7F
+Knda 0C80-0CFF
+Mlym 0D00-0D7F
+Sinh 0D80-0DFF
+Thai 0E00-0E7F
+Laoo 0E80-0EFF
+Tibt 0F00-0FFF
+Mymr 1000-109F A9E0-A9FF AA60-AA7F
+Geor 10A0-10FF
+Hang 1100-11FF 3130-318F A960-A97F AC00-D7FF
+Ethi 1200-139F 2D80-2DDF AB00-AB2F
+Cher 13A0-13FF
+Khmr 1780-17FF 19E0-19FF
+Kana 3040-30FF 31F0-31FF FF66-FF9F
+Hani 3400-4DBF 4E00-9FFF F900-FAFF 20000-2FA1F
+"""
 _RANGES = sorted(
-    [
-        (0x0041, 0x024F, "Latn"),
-        (0x0250, 0x02FF, "Latn"),  # IPA and modifier letters: the Tongan/Hawaiian ʻokina is U+02BB
-        (0x1E00, 0x1EFF, "Latn"),  # Vietnamese precomposed letters
-        (0xA720, 0xA7FF, "Latn"),
-        (0xFF21, 0xFF5A, "Latn"),  # full-width
-        (0x0370, 0x03FF, "Grek"),
-        (0x0400, 0x052F, "Cyrl"),
-        (0x0530, 0x058F, "Armn"),
-        (0x0590, 0x05FF, "Hebr"),
-        (0x0600, 0x06FF, "Arab"),
-        (0x0750, 0x077F, "Arab"),
-        (0x08A0, 0x08FF, "Arab"),
-        (0xFB50, 0xFDFF, "Arab"),
-        (0xFE70, 0xFEFF, "Arab"),
-        (0x0900, 0x097F, "Deva"),
-        (0x0980, 0x09FF, "Beng"),
-        (0x0A00, 0x0A7F, "Guru"),
-        (0x0A80, 0x0AFF, "Gujr"),
-        (0x0B00, 0x0B7F, "Orya"),
-        (0x0B80, 0x0BFF, "Taml"),
-        (0x0C00, 0x0C7F, "Telu"),
-        (0x0C80, 0x0CFF, "Knda"),
-        (0x0D00, 0x0D7F, "Mlym"),
-        (0x0D80, 0x0DFF, "Sinh"),
-        (0x0E00, 0x0E7F, "Thai"),
-        (0x0E80, 0x0EFF, "Laoo"),
-        (0x0F00, 0x0FFF, "Tibt"),
-        (0x1000, 0x109F, "Mymr"),
-        (0xA9E0, 0xA9FF, "Mymr"),
-        (0xAA60, 0xAA7F, "Mymr"),
-        (0x10A0, 0x10FF, "Geor"),
-        (0x1100, 0x11FF, "Hang"),
-        (0x3130, 0x318F, "Hang"),
-        (0xA960, 0xA97F, "Hang"),
-        (0xAC00, 0xD7FF, "Hang"),
-        (0x1200, 0x139F, "Ethi"),
-        (0x2D80, 0x2DDF, "Ethi"),
-        (0xAB00, 0xAB2F, "Ethi"),
-        (0x13A0, 0x13FF, "Cher"),
-        (0x1780, 0x17FF, "Khmr"),
-        (0x19E0, 0x19FF, "Khmr"),
-        (0x3040, 0x30FF, "Kana"),  # hiragana and katakana
-        (0x31F0, 0x31FF, "Kana"),
-        (0xFF66, 0xFF9F, "Kana"),
-        (0x3400, 0x4DBF, "Hani"),
-        (0x4E00, 0x9FFF, "Hani"),
-        (0xF900, 0xFAFF, "Hani"),
-        (0x20000, 0x2FA1F, "Hani"),
-    ]
+    (int(start, 16), int(end, 16), script)
+    for line in _SCRIPT_BLOCKS.strip().splitlines()
+    for script, *blocks in [line.split()]
+    for start, end in (block.split("-") for block in blocks)
 )
 _STARTS = [start for start, _, _ in _RANGES]
 
@@ -244,9 +229,15 @@ def _profile(text: str) -> _Profile:
 
 # --- Han: never switch among Chinese channels; pick Traditional or Simplified by the characters -------
 
-_TRADITIONAL = "們這個會說時國來對麼沒還進過學長開問題謝請幾點為嗎聽見課書後從讓給錢車單電話與務報員幫現樣師級經實體關發當應無專動邊親區兒業號裡東費選園準備議遲禮樂貓廳屬歡媽愛壞難與證聯區雖"
-_SIMPLIFIED = "们这个会说时国来对么没还进过学长开问题谢请几点为吗听见课书后从让给钱车单电话与务报员帮现样师级经实体关发当应无专动边亲区儿业号里东费选园准备议迟礼乐猫厅属欢妈爱坏难与证联区虽"
-_TRADITIONAL_SET, _SIMPLIFIED_SET = set(_TRADITIONAL) - set(_SIMPLIFIED), set(_SIMPLIFIED) - set(_TRADITIONAL)
+_PAIRS = (  # Traditional, Simplified: common characters written differently
+    "們们 這这 個个 會会 說说 時时 國国 來来 對对 麼么 沒没 還还 進进 過过 學学 長长 開开 問问 題题 謝谢 "
+    "請请 幾几 點点 為为 嗎吗 聽听 見见 課课 書书 後后 從从 讓让 給给 錢钱 車车 單单 電电 話话 與与 務务 "
+    "報报 員员 幫帮 現现 樣样 師师 級级 經经 實实 體体 關关 發发 當当 應应 無无 專专 動动 邊边 親亲 區区 "
+    "兒儿 業业 號号 裡里 東东 費费 選选 園园 準准 備备 議议 遲迟 禮礼 樂乐 貓猫 廳厅 屬属 歡欢 媽妈 愛爱 "
+    "壞坏 難难 證证 聯联 雖虽"
+)
+_TRADITIONAL_SET = {pair[0] for pair in _PAIRS.split()}
+_SIMPLIFIED_SET = {pair[1] for pair in _PAIRS.split()}
 
 
 def _han_choice(text: str, candidates: list[str]) -> str:
@@ -348,6 +339,7 @@ _MARKERS: dict[str, _Marks] = {
     "mh": _marks(
         "kommol iakwe aolep ij erra jab jouj jete kweilok enaaj jino jolok rumwij ewor juon kajitok laddik ej "
         "kilaaj kajilu bwe eo ao ron bod aaet",
+        "ļņ",
         folded=True,
     ),
     "ilo": _marks(
@@ -555,6 +547,8 @@ class Detector:
             rival = scores[1][1] if len(scores) > 1 else 0.0
         if best <= 0 or best / (best + rival) < self.threshold:
             return None
+        if channel is not None and channel_lang is None and not _hits(code, words):
+            return None  # lingua cannot know the channel's language: it must also show the new one's words
         return Detection(code, "identifier", best)
 
     def _by_words(self, candidates: list[str], words: list[str], channel: str | None = None) -> Detection | None:
@@ -578,7 +572,7 @@ def _allowed(code: str, words: list[str]) -> set[Language]:
     """The lingua language of `code` unless the text lacks the letters that language always shows (Urdu's
     ے ہ ں, Pashto's ښ ځ څ...): then nothing."""
     lang = identifier_language(code)
-    if lang is None or (code in _LETTERS_REQUIRED and not _hits(code, words)):
+    if lang is None or (_base(code) in _LETTERS_REQUIRED and not _hits(code, words)):
         return set()
     return {lang}
 
