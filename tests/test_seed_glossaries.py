@@ -11,7 +11,7 @@ from bot.glossary import Glossary, TermContext
 SEED = Settings(_env_file=None).glossary_dir
 TRAPS = {
     "es": {"principal": "principal", "IEP": "PEI", "accommodations": "alojamiento", "GATE": "puerta"},
-    "zh-Hant": {"credit recovery": "信用恢復", "GATE": "大門"},
+    "zt": {"credit recovery": "信用恢復", "GATE": "大門"},
     "vi": {"Title I": "Tiêu đề I"},
 }
 
