@@ -233,7 +233,7 @@ TRAPS = {
            "report card": "tarjeta de informe", "credit recovery": "recuperación de crédito",
            "charter school": "escuela de carta"},
     "vi": {"principal": "chính", "IEP": "IEP", "Title I": "Tiêu đề I", "report card": "thẻ báo cáo"},
-    "zh-Hant": {"principal": "主要", "IEP": "IEP", "accommodations": "住宿", "GATE": "門", "Title I": "標題一",
+    "zt": {"principal": "主要", "IEP": "IEP", "accommodations": "住宿", "GATE": "門", "Title I": "標題一",
                 "transcript": "文字記錄", "credit recovery": "信用恢复", "charter school": "包機學校"},
 }  # fmt: skip
 CORPUS = [

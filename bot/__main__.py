@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run | check | simulate | glossary | bench`.
+"""Command line: `python -m bot run | check | simulate | glossary | languages | bench`.
 
 Every bad setting, path or argument ends as one `error:` line on stderr and exit code 2, never a traceback.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 import tempfile
@@ -87,6 +88,13 @@ def cmd_glossary(args: argparse.Namespace) -> int:
             if args.action == "export":
                 exported.append(await glossary.export(args.language, args.format, args.guild))
                 return 0
+            if args.action == "stats":
+                from bot import glossary_stats
+
+                stats = await glossary_stats.compute(store, args.guild)
+                render = glossary_stats.as_json if args.format == "json" else glossary_stats.as_table
+                exported.append(render(stats) + ("\n" if args.format == "json" else ""))
+                return 0
             problems = await glossary.lint()
             for p in problems:
                 print(f"{p.kind}: {p.concept} [{p.language}] {p.message}")
@@ -106,6 +114,21 @@ def cmd_glossary(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(text)
     return code
+
+
+def cmd_languages(args: argparse.Namespace) -> int:
+    from bot import languages
+
+    entries = [languages.describe(lang) for lang in languages.LANGUAGES.values()]
+    if args.json:
+        print(json.dumps(entries, ensure_ascii=False))
+        return 0
+    for e in entries:
+        route = ", ".join(e["backends"]) or "interpreter only"
+        if e["translated_as"]:
+            route += f" (as {e['translated_as']})"
+        print(f"{e['code']:<6} {e['english']:<40} #{e['channel']:<16} {'RTL' if e['rtl'] else '   '}  {route}")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -258,7 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--guild", type=int, help="a Discord server's view (its own terms over the shared ones)")
     exp.add_argument("-o", "--output", help="write to this file instead of standard output")
     actions.add_parser("lint", help="find duplicates, conflicts, empty renderings, forbidden == preferred")
+    stats = actions.add_parser("stats", help="per language: concepts approved / draft / missing, sources cited")
+    stats.add_argument("--format", default="table", choices=("table", "json"))
+    stats.add_argument("--guild", type=int, help="a Discord server's view (its own terms over the shared ones)")
+    stats.add_argument("-o", "--output", help="write to this file instead of standard output")
     glossary.set_defaults(func=cmd_glossary)
+    langs = sub.add_parser("languages", help="the language registry: channel names, direction, backends")
+    langs.add_argument("--json", action="store_true", help="one JSON list (backends: [] = interpreter only)")
+    langs.set_defaults(func=cmd_languages)
     bench.add_parser(sub)
     sub.choices["bench"].set_defaults(func=cmd_bench)
     return parser

@@ -120,7 +120,7 @@ async def test_parent_message_in_spanish_reaches_english_with_the_english_terms(
 
 
 async def test_chinese_both_directions(translator, glossary, libre):
-    libre.fake.dictionary = {"zh-Hant": {"accommodations": "住宿", "principal": "主要"}}
+    libre.fake.dictionary = {"zt": {"accommodations": "住宿", "principal": "主要"}}
     result = await translator.translate("The principal explained the accommodations.", EN, ZH)
     assert "校長" in result.text and "合理便利" in result.text
     assert "住宿" not in result.text and "主要" not in result.text
