@@ -149,8 +149,7 @@ class Settings(BaseSettings):
             try:
                 lang = languages.get(str(code))
             except languages.UnknownLanguage:
-                known = ", ".join(languages.LANGUAGES)
-                raise ValueError(f"unknown language '{code}'; allowed: {known}") from None
+                raise ValueError(f"unknown language '{code}'; `python -m bot languages` lists the codes") from None
             if not isinstance(backend, str):
                 raise ValueError(f"the backend for {lang.code} must be a name, one of {', '.join(BACKENDS)}")
             mapped[lang.code] = _backend(backend, f" for {lang.code}")
