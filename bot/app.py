@@ -542,6 +542,7 @@ async def probe_discord(settings: Settings) -> list[Finding]:
     async def ask(coro: Any) -> Any:
         return await asyncio.wait_for(coro, PROBE_TIMEOUT)
 
+    found: list[Finding] = []
     try:
         try:
             me = await ask(http.static_login(settings.discord_token.get_secret_value()))
@@ -556,7 +557,7 @@ async def probe_discord(settings: Settings) -> list[Finding]:
             ]
         except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             return [Finding("fail", "Discord login", f"cannot reach Discord ({exc})", "check the network")]
-        found = [Finding("ok", "Discord login", f"logged in as {me['username']} (id {me['id']})")]
+        found.append(Finding("ok", "Discord login", f"logged in as {me['username']} (id {me['id']})"))
         app = await ask(http.application_info())
         app_id = int(app["id"])
         if int(app.get("flags") or 0) & MESSAGE_CONTENT_FLAGS:
@@ -588,9 +589,13 @@ async def probe_discord(settings: Settings) -> list[Finding]:
         books = (RoleBook.of(settings, "volunteer_role"), RoleBook.of(settings, "facilitator_role"))
         for guild in guilds[:PROBE_GUILDS]:
             found += await _probe_guild(http, ask, guild, int(me["id"]), app_id, invite, books)
-        return found
+    except discord.HTTPException as exc:
+        found.append(Finding("fail", "Discord", f"Discord answered {exc.status} {exc.text}", "try again later"))
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        found.append(Finding("fail", "Discord", f"Discord stopped answering ({exc!r})", "check the network"))
     finally:
         await http.close()
+    return found
 
 
 async def _probe_guild(

@@ -6,6 +6,7 @@ Other modules call the typed methods below; none of them writes SQL.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -305,7 +306,10 @@ def _create_private(path: Path) -> list[Path]:
         pass
     except OSError as exc:
         _undo(created)
-        raise UnusableDatabase(f"cannot be created: {exc.strerror}") from None
+        folder = path.absolute().parent
+        if exc.errno == errno.ENOENT:  # /proc and the like: the folder exists but takes no new files
+            raise UnusableDatabase(f"cannot be created: {folder} does not accept new files") from None
+        raise UnusableDatabase(f"cannot be created in {folder}: {exc.strerror}") from None
     return created
 
 
@@ -380,7 +384,10 @@ def _inspect(path: Path) -> DatabaseInfo:
         for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm"))
         if file.exists() and file.stat().st_mode & 0o077
     )
-    db = sqlite3.connect(path, timeout=2)
+    try:
+        db = sqlite3.connect(path, timeout=2)
+    except sqlite3.Error as exc:
+        raise UnusableDatabase(_sqlite_reason(exc)) from None
     try:
         schema = db.execute("PRAGMA user_version").fetchone()[0]
         _check_schema(schema, db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])

@@ -51,7 +51,7 @@ BAD_PATHS = {
     "not SQLite": "is not a SQLite database",
     "/dev/null": "is not a regular file",
     "a pipe": "is not a regular file",
-    "/proc/concord.db": "cannot be created",
+    "/proc/concord.db": "cannot be created: /proc does not accept new files",
     "/sys/concord.db": "cannot be created",
     "another app's": "is another application's SQLite database",
     "a newer Concord's": "was written by a newer Concord (schema 99",
