@@ -44,6 +44,11 @@ class RoleBook:
         if self.value is None:
             return RoleLookup(None, None)
         names = dict(roles)
+        names.pop(guild_id, None)  # @everyone (its ID is the server's): every member holds it
+        if self.value in (str(guild_id), "@everyone"):
+            problem = f"{self.setting}={self.value} is @everyone, which every member holds; set it to a role's ID"
+            self._warn(guild_id, problem)
+            return RoleLookup(None, self.value, problem)
         pinned = self._pinned.get(guild_id)
         if pinned is not None and pinned in names:
             return RoleLookup(pinned, names[pinned])

@@ -31,11 +31,12 @@ async def roles(server) -> dict[str, list[int]]:
 @pytest.fixture
 async def bot_settings(request, settings, server, roles):
     """`indirect` parametrize with (role names to create before start, settings updates); a value "{Name}"
-    is replaced by the ID of the first role of that name, "{guild}" by the server's ID."""
+    is replaced by the ID of the first role of that name, "{guild}" by the server's ID ("{guild id}": as text)."""
     names, updates = getattr(request, "param", ((), {}))
     for name in names:
         roles.setdefault(name, []).append(await server.add_role(name))
-    placeholders = {"{guild}": server.guild_id} | {f"{{{name}}}": str(ids[0]) for name, ids in roles.items()}
+    placeholders = {"{guild}": server.guild_id, "{guild id}": str(server.guild_id)}
+    placeholders |= {f"{{{name}}}": str(ids[0]) for name, ids in roles.items()}
     resolved = {
         key: placeholders.get(value, value) if isinstance(value, str) else value for key, value in updates.items()
     }
@@ -123,6 +124,16 @@ async def test_confirming_an_import_rechecks_the_role(bot, server, meeting):
     reply = await press.wait_for(1)
     assert "only members with the **Volunteer** role" in reply["data"]["content"]
     assert await cog_tests.rendering(bot, "IEP") == "PEI"
+
+
+EVERYONE = [((), {"volunteer_role": "@everyone"}), ((), {"volunteer_role": "{guild id}"})]
+
+
+@pytest.mark.parametrize("bot_settings", EVERYONE, indirect=True)
+async def test_at_everyone_as_the_volunteer_role_grants_nothing(bot, server, meeting):
+    text = await add_term(server, meeting, member(server, "Mallory"))
+    assert text.startswith("Sorry, only members with the ")
+    assert "is @everyone, which every member holds; set it to a role's ID" in text
 
 
 # --- the facilitator role ------------------------------------------------------------------------------
