@@ -10,6 +10,7 @@ that line for free. Relationships between settings and legal-but-risky values ar
 from __future__ import annotations
 
 import difflib
+import enum
 import json
 import os
 import re
@@ -245,6 +246,8 @@ def env_name(field: str) -> str:
     alias = Settings.model_fields[field].validation_alias
     if isinstance(alias, AliasChoices):
         return str(alias.choices[0])
+    if isinstance(alias, str):
+        return alias
     return ENV_PREFIX + field.upper()
 
 
@@ -284,6 +287,8 @@ def allowed(field: str) -> str:
     kind = _base(info.annotation)
     if get_origin(kind) is Literal:
         return "one of " + ", ".join(str(a) for a in get_args(kind))
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return "one of " + ", ".join(str(member.value) for member in kind)
     if kind is bool:
         return "true or false"
     if kind in (int, float):
