@@ -15,7 +15,7 @@ import json
 import os
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -119,12 +119,8 @@ class Settings(BaseSettings):
     @field_validator("fallbacks", mode="before")
     @classmethod
     def _known_backends(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                value = _json(text, list, 'a JSON list like ["mymemory"] or names separated by commas')
-            else:
-                value = [part for part in text.split(",") if part.strip()]
+        example = 'a JSON list like ["mymemory"] or names separated by commas'
+        value = _typed(value, list, example, lambda text: [part for part in text.split(",") if part.strip()])
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise ValueError("must be backend names separated by commas, e.g. mymemory,libre")
         return list(dict.fromkeys(_backend(v) for v in value))
@@ -132,17 +128,8 @@ class Settings(BaseSettings):
     @field_validator("translator_by_language", mode="before")
     @classmethod
     def _language_backends(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("{"):
-                value = _json(text, dict, 'a JSON object like {"hmn": "microsoft"} or hmn=microsoft,es=deepl')
-            else:
-                value = {}
-                for pair in filter(str.strip, text.split(",")):
-                    code, sep, backend = pair.replace(":", "=", 1).partition("=")
-                    if not sep:
-                        raise ValueError(f"'{pair.strip()}' is not language=backend, e.g. hmn=microsoft")
-                    value[code] = backend
+        example = 'a JSON object like {"hmn": "microsoft"} or hmn=microsoft,es=deepl'
+        value = _typed(value, dict, example, _pairs)
         if not isinstance(value, dict):
             raise ValueError('must map language codes to backends, e.g. {"hmn": "microsoft"}')
         mapped = {}
@@ -226,6 +213,27 @@ def _backend(name: str, where: str = "") -> str:
     if cleaned not in BACKENDS:
         raise ValueError(f"unknown translator '{name.strip()}'{where}; allowed: {', '.join(BACKENDS)}")
     return cleaned
+
+
+def _typed(value: Any, kind: type, example: str, from_text: Callable[[str], Any]) -> Any:
+    """A list or mapping setting, typed as JSON or in the short comma-separated form."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("[" if kind is list else "{"):
+        return _json(text, kind, example)
+    return from_text(text)
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """'hmn=microsoft, es:deepl' -> {"hmn": "microsoft", "es": "deepl"}"""
+    pairs = {}
+    for pair in filter(str.strip, text.split(",")):
+        code, sep, backend = pair.replace(":", "=", 1).partition("=")
+        if not sep:
+            raise ValueError(f"'{pair.strip()}' is not language=backend, e.g. hmn=microsoft")
+        pairs[code] = backend
+    return pairs
 
 
 def _json(text: str, kind: type, example: str) -> Any:
