@@ -36,6 +36,7 @@ def settings(libre, tmp_path) -> Settings:
         libre_url=libre.url,
         translate_timeout=2.0,
         translate_retries=1,
+        breaker_failures=100,  # the breaker has its own tests; here it would open on the faults a test injects
     )
 
 

@@ -1,0 +1,854 @@
+"""deep-translator's services, made safe to depend on during a live meeting.
+
+deep-translator is synchronous and calls `requests` with no timeout, one new connection per call. Here:
+
+- Every HTTP request made on a Concord worker thread gets a connect/read timeout and a total deadline
+  (`_send`, installed once around `requests.Session.request`; other threads are untouched). The body is
+  read with a size cap. The status, Retry-After and the server's own timing are recorded for the caller.
+- Worker threads are daemons: an abandoned call cannot keep the process from exiting, and its socket
+  timeout ends it by itself. Concurrency is limited by `Slots` on the event loop, not by the threads, so a
+  call given up on frees its slot at once: a hung server never holds a slot a live message needs.
+- Per backend: a circuit breaker (skip a dead service, probe it after a cool-down), a token bucket (stay
+  under the service's rate; 429 Retry-After pauses it), and a small share of both for retries of
+  untranslated messages, which always come after live ones.
+- Answers are checked before use (`check_answer`): empty, an echo, the wrong script, absurdly long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import copy
+import email.utils
+import logging
+import queue
+import random
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import requests
+from deep_translator import (
+    DeeplTranslator,
+    GoogleTranslator,
+    LibreTranslator,
+    MicrosoftTranslator,
+    MyMemoryTranslator,
+)
+from deep_translator import exceptions as dt
+
+from bot.config import Settings, transport_is_private
+from bot.languages import LANGUAGES
+from bot.logs import add_secret, redact
+
+log = logging.getLogger(__name__)
+
+Priority = Literal["live", "retry"]
+MAX_ANSWER_BYTES = 2_000_000  # a translation page is tens of KB; more is a broken or hostile server
+MYMEMORY_NOTICES = ("MYMEMORY WARNING", "QUERY LENGTH LIMIT", "INVALID ", "PLEASE SELECT TWO DISTINCT")
+CONNECT_TIMEOUT = 3.05  # seconds; a little over a TCP retransmission window
+
+
+class TranslationError(Exception):
+    """A backend call failed. `retryable`: worth another try later. `kind` says why (see `classify`);
+    `retry_after` is the server's Retry-After, in seconds, when it sent one."""
+
+    def __init__(self, message: str, *, retryable: bool, kind: str = "error", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.kind = kind
+        self.retry_after = retry_after
+
+
+# Failures that say the service is down (they open the circuit); the others are about one text or our own
+# limits (no slot, no token, circuit open) and say nothing about the service's health.
+BREAKER_KINDS = {"timeout", "connection", "server", "auth"}
+# Failures after which trying the same backend again for this text is pointless: go to the next one.
+NEXT_BACKEND_KINDS = {"open", "busy", "throttled", "auth", "refused"}
+
+
+@dataclass
+class Stats:
+    calls: int = 0  # requests that went out
+    chars: int = 0
+    failures: int = 0
+    retries: int = 0
+    cache_hits: int = 0
+    rejected: int = 0  # answers that failed the checks
+    skipped: int = 0  # backends skipped: circuit open, no slot or no token within the budget
+    fallback: int = 0  # texts answered by a backend other than the route's first
+
+
+# --- transport: timeouts on deep-translator's requests calls, on Concord's worker threads only ----------
+
+_local = threading.local()
+
+
+class AnswerTooLarge(requests.RequestException):
+    """The server sent more than MAX_ANSWER_BYTES."""
+
+
+@dataclass
+class CallRecord:
+    """One backend call as the transport saw it; set on the worker thread for the call's duration."""
+
+    read_timeout: float
+    deadline: float  # time.monotonic() after which no more is read
+    rewrite: Callable[[str, str, dict[str, Any]], tuple[str, str, dict[str, Any]]] | None = None
+    status: int | None = None
+    retry_after: float | None = None
+    service_ms: float | None = None  # the server's own processing time (Server-Timing), when it says
+    error: BaseException | None = None
+    requests: int = 0
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+def _server_timing(value: str | None) -> float | None:
+    """Sum of `dur=` in a Server-Timing header (ms)."""
+    if not value:
+        return None
+    durations = [float(m) for m in re.findall(r"dur=([0-9.]+)", value)]
+    return sum(durations) if durations else None
+
+
+def _send(original: Callable[..., requests.Response], session: Any, method: str, url: str, kwargs: dict[str, Any]):
+    call: CallRecord = _local.call
+    remaining = call.deadline - time.monotonic()
+    if remaining <= 0:
+        call.error = requests.exceptions.Timeout("no time left for the request")
+        raise call.error
+    if kwargs.get("timeout") is None:
+        kwargs["timeout"] = (min(CONNECT_TIMEOUT, remaining), min(call.read_timeout, remaining))
+    if call.rewrite is not None:
+        method, url, kwargs = call.rewrite(method, url, kwargs)
+    kwargs["stream"] = True  # read the body here, under the deadline and the size cap
+    call.requests += 1
+    response = None
+    try:
+        response = original(session, method, url, **kwargs)
+        call.status = response.status_code
+        call.retry_after = _retry_after(response.headers.get("Retry-After"))
+        call.service_ms = _server_timing(response.headers.get("Server-Timing"))
+        body = bytearray()
+        for chunk in response.iter_content(16384):
+            body += chunk
+            if len(body) > MAX_ANSWER_BYTES:
+                raise AnswerTooLarge(f"answer larger than {MAX_ANSWER_BYTES} bytes")
+            if time.monotonic() > call.deadline:
+                raise requests.exceptions.ReadTimeout("the answer took longer than the call's budget")
+        response._content = bytes(body)  # what requests itself does when stream=False
+        return response
+    except requests.RequestException as exc:
+        call.error = exc
+        raise
+    finally:
+        if response is not None:
+            response.close()
+
+
+def _install_transport() -> None:
+    """Wrap requests.Session.request once: on a thread running a Concord call (a CallRecord is set),
+    requests get our timeouts; everywhere else the wrapper passes straight through."""
+    original = requests.Session.request
+    if getattr(original, "_concord", False):
+        return
+
+    def request(self: Any, method: str, url: str, **kwargs: Any) -> requests.Response:
+        if getattr(_local, "call", None) is None:
+            return original(self, method, url, **kwargs)
+        return _send(original, self, method, url, kwargs)
+
+    request._concord = True  # type: ignore[attr-defined]
+    requests.Session.request = request  # type: ignore[method-assign]
+
+
+_install_transport()
+
+
+class Workers:
+    """Daemon threads for blocking calls. Not joined at exit (unlike ThreadPoolExecutor's), so a hung
+    call never delays shutdown; idle threads end after a minute. `limit` bounds threads still busy with
+    calls the event loop already gave up on."""
+
+    IDLE_S = 60.0
+
+    def __init__(self, name: str, limit: int) -> None:
+        self.name, self.limit = name, limit
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self.threads = 0
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def settle(setter: Callable[[Any], None], value: Any) -> None:
+            if not future.done():
+                setter(value)
+
+        def job() -> None:
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # handed to the caller
+                outcome: tuple[Callable[[Any], None], Any] = (future.set_exception, exc)
+            else:
+                outcome = (future.set_result, result)
+            try:
+                loop.call_soon_threadsafe(settle, *outcome)
+            except RuntimeError:
+                pass  # the event loop is gone: nobody waits for this answer any more
+
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            elif self.threads >= self.limit:
+                raise TranslationError(
+                    f"{self.threads} calls to {self.name} still running", retryable=True, kind="busy"
+                )
+            else:
+                self.threads += 1
+                threading.Thread(target=self._work, name=f"translate-{self.name}", daemon=True).start()
+            self._jobs.put(job)
+        return future
+
+    def _work(self) -> None:
+        while True:
+            try:
+                job = self._jobs.get(timeout=self.IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if not self._jobs.empty():
+                        continue
+                    self._idle -= 1
+                    self.threads -= 1
+                    return
+            job()
+            with self._lock:
+                self._idle += 1
+
+
+class Slots:
+    """How many calls a backend has in flight, with priority: live messages are served first, and retries
+    of untranslated messages may hold at most `retry_size` slots."""
+
+    def __init__(self, size: int, retry_size: int) -> None:
+        self.size, self.retry_size = size, max(1, min(size, retry_size))
+        self.live = self.retry = self.peak = 0
+        self._waiting: dict[str, collections.deque[asyncio.Future[None]]] = {
+            "live": collections.deque(),
+            "retry": collections.deque(),
+        }
+
+    @property
+    def in_use(self) -> int:
+        return self.live + self.retry
+
+    def _grantable(self, priority: Priority) -> bool:
+        return self.in_use < self.size and (priority == "live" or self.retry < self.retry_size)
+
+    def _take(self, priority: Priority) -> None:
+        if priority == "live":
+            self.live += 1
+        else:
+            self.retry += 1
+        self.peak = max(self.peak, self.in_use)
+
+    async def acquire(self, priority: Priority, wait: float) -> bool:
+        ahead = self._waiting["live"] or (priority == "retry" and self._waiting["retry"])
+        if not ahead and self._grantable(priority):
+            self._take(priority)
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting[priority].append(waiter)
+        try:
+            async with asyncio.timeout(max(0.0, wait)):
+                await asyncio.shield(waiter)
+            return True
+        except TimeoutError:
+            return waiter.done()  # granted at the last moment: keep it
+        except asyncio.CancelledError:
+            if waiter.done():
+                self.release(priority)
+            raise
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+                self._waiting[priority].remove(waiter)
+
+    def release(self, priority: Priority) -> None:
+        if priority == "live":
+            self.live -= 1
+        else:
+            self.retry -= 1
+        for kind in ("live", "retry"):
+            waiting = self._waiting[kind]
+            while waiting and self._grantable(kind):  # type: ignore[arg-type]
+                waiter = waiting.popleft()
+                if not waiter.done():
+                    self._take(kind)  # type: ignore[arg-type]
+                    waiter.set_result(None)
+            if waiting:
+                return  # live waiters still queued: retries wait behind them
+
+
+class TokenBucket:
+    """Calls per second with a burst; a 429's Retry-After pauses it. Reservations queue in order: a call
+    that would wait longer than its budget takes no token and goes to the next backend instead."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, max(1.0, burst)
+        self.tokens, self.at = self.burst, time.monotonic()
+
+    def reserve(self, max_wait: float, keep: float = 0.0) -> float | None:
+        """Seconds to wait for a token (taken now), or None when it would be more than `max_wait`.
+        `keep`: tokens that must remain afterwards (retries leave the burst to live messages)."""
+        now = time.monotonic()
+        if now >= self.at:
+            self.tokens, self.at = min(self.burst, self.tokens + (now - self.at) * self.rate), now
+        ready = self.at + max(0.0, 1 + keep - self.tokens) / self.rate
+        wait = max(0.0, ready - now)
+        if wait > max_wait:
+            return None
+        self.tokens -= 1
+        return wait
+
+    def pause(self, seconds: float) -> None:
+        now = time.monotonic()
+        self.tokens, self.at = min(self.tokens, 0.0), max(self.at, now + seconds)
+
+    @property
+    def paused_for(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+
+class Breaker:
+    """closed -> (N consecutive failures) -> open -> (cool-down) -> half-open: one probe -> closed or open.
+    A bad key opens it at once, for longer."""
+
+    def __init__(self, name: str, threshold: int = 5, cooldown: float = 30.0) -> None:
+        self.name, self.threshold, self.cooldown = name, threshold, cooldown
+        self.state: Literal["closed", "open", "half-open"] = "closed"
+        self.failures = 0
+        self.opened_at = 0.0
+        self.open_for = cooldown
+        self.last_error: str | None = None
+        self._probing = False
+
+    def available(self) -> bool:
+        """Would a call be let through now (without taking the probe)?"""
+        if self.state == "open":
+            return time.monotonic() >= self.opened_at + self.open_for
+        return not (self.state == "half-open" and self._probing)
+
+    def allow(self) -> bool:
+        if self.state == "open":
+            if time.monotonic() < self.opened_at + self.open_for:
+                return False
+            self.state = "half-open"
+            log.info("translation backend %s: circuit half-open, probing it", self.name)
+        if self.state == "half-open":
+            if self._probing:
+                return False
+            self._probing = True
+        return True
+
+    def record(self, kind: str | None, error: str | None = None) -> None:
+        """After an allowed call: kind None = success; a BREAKER_KINDS failure counts; others are neutral."""
+        probing, self._probing = self._probing, False
+        if kind is None:
+            if self.state != "closed":
+                log.warning("translation backend %s: circuit closed, the service answers again", self.name)
+            self.state, self.failures, self.open_for = "closed", 0, self.cooldown
+            return
+        if kind not in BREAKER_KINDS:
+            return
+        self.failures += 1
+        self.last_error = error
+        if probing or kind == "auth" or self.failures >= self.threshold:
+            self.open_for = min(self.open_for * 2, 600.0) if probing else self.cooldown
+            if kind == "auth":
+                self.open_for = max(self.open_for, 300.0)
+            self.state, self.opened_at = "open", time.monotonic()
+            log.warning(
+                "translation backend %s: circuit open after %d consecutive failure(s) (last: %s); "
+                "skipping it for %.0f s",
+                self.name,
+                self.failures,
+                error,
+                self.open_for,
+            )
+
+    @property
+    def retry_in(self) -> float | None:
+        return max(0.0, self.opened_at + self.open_for - time.monotonic()) if self.state == "open" else None
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    service_ms: float | None = None  # the server's own time, summed over the requests, when it reports it
+
+
+@dataclass(frozen=True)
+class BackendHealth:
+    """What `/concord status` shows about one backend."""
+
+    name: str
+    state: str  # closed (healthy) | open (skipped) | half-open (being probed)
+    consecutive_failures: int
+    retry_in_s: float | None  # open: seconds until the next probe
+    last_error: str | None
+    in_flight: int
+    slots: int
+    peak_in_flight: int
+    rate_per_s: float | None  # client-side limit; None = none
+    paused_s: float  # a 429 asked us to wait this much longer
+
+
+# --- errors -----------------------------------------------------------------------------------------
+
+_PERMANENT_SERVER_ERRORS = {
+    "ERR_BAD_REQUEST",
+    "ERR_TEXT_TOO_LONG",
+    "ERR_UNPROCESSABLE_TEXT",
+    "ERR_LANG_NOT_SUPPORTED",
+}
+_AUTH_SERVER_ERRORS = {"ERR_KEY_INVALID", "ERR_KEY_BLOCKED", "ERR_DAILY_REQ_LIMIT_EXCEEDED"}
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception's text without the meeting text deep-translator puts in some of them."""
+    if isinstance(exc, dt.BaseError):
+        return f"{type(exc).__name__}: {exc.message}"  # `val` is the text itself
+    if isinstance(exc, dt.AuthorizationException):
+        return "the service rejected the API key"  # its message is the key
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def classify(exc: BaseException, call: CallRecord | None = None, text: str = "") -> TranslationError:
+    """Turn deep-translator's and requests' exceptions into a TranslationError with a kind, using what the
+    transport saw (status, Retry-After, timeouts) first: deep-translator's own mapping is lossy (a
+    Microsoft timeout surfaces as an AttributeError, Libre's 429 as a ServerException)."""
+    if isinstance(exc, TranslationError):
+        return exc
+    status = call.status if call else None
+    transport = call.error if call else None
+    retry_after = call.retry_after if call else None
+    if isinstance(exc, requests.RequestException) and transport is None:
+        transport = exc
+    detail = _describe(transport or exc)
+    if isinstance(transport, AnswerTooLarge):
+        kind, retryable = "bad-answer", False
+    elif isinstance(transport, requests.exceptions.Timeout | TimeoutError):
+        kind, retryable = "timeout", True
+    elif transport is not None and status is None:
+        kind, retryable = "connection", True
+    elif status == 429 or isinstance(exc, dt.TooManyRequests) or str(exc) == "ERR_TOO_MANY_REQUESTS":
+        kind, retryable = "rate-limited", True
+    elif status in (401, 403) or isinstance(exc, dt.AuthorizationException) or str(exc) in _AUTH_SERVER_ERRORS:
+        kind, retryable = "auth", False
+    elif (status or 0) >= 500 or str(exc) in ("ERR_INTERNAL_SERVER_ERROR", "ERR_SERVICE_NOT_AVAIBLE"):
+        kind, retryable = "server", True
+    elif (status is not None and status >= 400) or str(exc) in _PERMANENT_SERVER_ERRORS:
+        kind, retryable = "refused", False
+    elif isinstance(exc, dt.NotValidLength | dt.NotValidPayload | dt.LanguageNotSupportedException):
+        kind, retryable = "refused", False
+    else:  # a page or JSON without the translation: a broken answer, maybe transient
+        kind, retryable = "bad-answer", True
+    where = f"HTTP {status}, " if status else ""
+    message = redact(f"{kind} ({where}{detail})", extra=[text])
+    return TranslationError(message, retryable=retryable, kind=kind, retry_after=retry_after)
+
+
+# --- answer checks ----------------------------------------------------------------------------------
+
+# Letters a target language is written in (Unicode script names, as unicodedata spells their first word).
+SCRIPTS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(["zh", "zh-CN", "zh-TW", "yue"], frozenset({"CJK"})),
+    "ja": frozenset({"CJK", "HIRAGANA", "KATAKANA"}),
+    "ko": frozenset({"HANGUL", "CJK"}),
+    **dict.fromkeys(["ar", "fa", "ur", "ps", "prs", "ckb"], frozenset({"ARABIC"})),
+    **dict.fromkeys(["ru", "uk", "bg", "mk", "sr", "mn", "kk", "ky", "tg", "be"], frozenset({"CYRILLIC"})),
+    **dict.fromkeys(["hi", "mr", "ne"], frozenset({"DEVANAGARI"})),
+    "km": frozenset({"KHMER"}),
+    "lo": frozenset({"LAO"}),
+    "th": frozenset({"THAI"}),
+    "my": frozenset({"MYANMAR"}),
+    "pa": frozenset({"GURMUKHI"}),
+    "bn": frozenset({"BENGALI"}),
+    "gu": frozenset({"GUJARATI"}),
+    "ta": frozenset({"TAMIL"}),
+    "te": frozenset({"TELUGU"}),
+    "am": frozenset({"ETHIOPIC"}),
+    "ti": frozenset({"ETHIOPIC"}),
+    "hy": frozenset({"ARMENIAN"}),
+    "ka": frozenset({"GEORGIAN"}),
+    "he": frozenset({"HEBREW"}),
+    "el": frozenset({"GREEK"}),
+    **dict.fromkeys(
+        ["en", "es", "vi", "tl", "hmn", "sm", "to", "pt", "fr", "de", "it", "pl", "tr", "id", "ms", "so", "sw",
+         "ht", "ro", "nl", "mh", "chk", "pon", "ch", "haw", "qu", "yo", "ig", "ha", "om", "uz", "az", "cs", "sk"],
+        frozenset({"LATIN"}),
+    ),
+}  # fmt: skip
+DENSE_SCRIPTS = frozenset({"CJK", "HIRAGANA", "KATAKANA", "HANGUL"})  # one character says what a Latin word does
+_TOKEN = re.compile(r"ZQX\s*\d+\s*Z", re.IGNORECASE)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _script(ch: str) -> str:
+    try:
+        return unicodedata.name(ch).split()[0]
+    except ValueError:
+        return "UNKNOWN"
+
+
+def _letters(text: str) -> list[str]:
+    return [ch for ch in _TOKEN.sub(" ", text) if ch.isalpha()]
+
+
+def check_answer(source_text: str, answer: str, source_code: str, target_code: str) -> str | None:
+    """Why this answer must not be used or cached, or None when it looks like a translation."""
+    if not answer.strip():
+        return "empty answer"
+    src_letters = _letters(source_text)
+    dense_source = sum(_script(c) in DENSE_SCRIPTS for c in src_letters) > len(src_letters) / 2
+    limit = (8 if dense_source else 4) * len(source_text) + 100
+    if len(answer) > limit:
+        return f"answer {len(answer)} characters long for {len(source_text)} sent"
+    words = {w.casefold() for w in _WORD.findall(_TOKEN.sub(" ", source_text)) if any(c.isalpha() for c in w)}
+    neutral = sum(len(w) > 1 for w in words) < 2  # names, numbers, one acronym: may come back unchanged
+    if source_code != target_code and not neutral and answer.strip().casefold() == source_text.strip().casefold():
+        return "the answer is the source text, untranslated"
+    expected = SCRIPTS.get(target_code) or SCRIPTS.get(target_code.split("-")[0])
+    if expected and src_letters:
+        # Words carried over from the source (names, acronyms) do not count against the target script.
+        kept = " ".join(w for w in _WORD.findall(_TOKEN.sub(" ", answer)) if w.casefold() not in words)
+        letters = _letters(kept)
+        native = sum((3 if _script(c) in DENSE_SCRIPTS else 1) for c in letters if _script(c) in expected)
+        foreign = sum(1 for c in letters if _script(c) not in expected)
+        if native == 0 and foreign == 0 and not neutral and expected != {"LATIN"}:
+            return f"no {'/'.join(sorted(expected)).lower()} text in the answer"
+        if foreign > native:
+            return f"the answer is not in {'/'.join(sorted(expected)).lower()} script"
+    return None
+
+
+# --- one backend --------------------------------------------------------------------------------------
+
+
+class _Microsoft(MicrosoftTranslator):
+    """deep-translator's Microsoft class, with its language list taken from our registry: the stock one
+    fetches it from a fixed public URL whenever a translator is built (an extra request, and one that
+    ignores the configured endpoint)."""
+
+    def _get_supported_languages(self) -> dict[str, str]:
+        return {
+            lang.english.lower(): lang.codes["microsoft"] for lang in LANGUAGES.values() if lang.supports("microsoft")
+        }
+
+
+def _deepl_rewrite(key: str) -> Callable[[str, str, dict[str, Any]], tuple[str, str, dict[str, Any]]]:
+    """deep-translator puts DeepL's key and the text in the URL; send them as a form body and a header."""
+
+    def rewrite(method: str, url: str, kwargs: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        params = dict(kwargs.pop("params", None) or {})
+        params.pop("auth_key", None)
+        headers = {**(kwargs.pop("headers", None) or {}), "Authorization": f"DeepL-Auth-Key {key}"}
+        return "POST", url, {**kwargs, "data": params, "headers": headers}
+
+    return rewrite
+
+
+def _libre_rewrite(method: str, url: str, kwargs: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """deep-translator posts Libre's fields (text and key) as a query string; send them as a form body."""
+    params = kwargs.pop("params", None) or {}
+    return method, url, {**kwargs, "data": params}
+
+
+class Backend:
+    """One deep-translator service: slots, rate limit, circuit breaker, daemon worker threads.
+
+    `factory` builds the deep-translator object once; each call works on a shallow copy with its own URL
+    parameters (GoogleTranslator and others mutate them while translating)."""
+
+    def __init__(
+        self,
+        name: str,
+        factory: Callable[[], Any],
+        *,
+        workers: int = 16,
+        timeout: float = 10.0,
+        kind: str | None = None,
+        rate: float | None = None,
+        burst: float | None = None,
+        retry_share: float = 0.25,
+        breaker: Breaker | None = None,
+        rewrite: Callable[[str, str, dict[str, Any]], tuple[str, str, dict[str, Any]]] | None = None,
+        max_chars: int = 4500,
+    ) -> None:
+        self.name = name
+        self.kind = kind or name  # which of a Language's backend codes it takes (two Libre servers: both "libre")
+        self.factory = factory
+        self.timeout = timeout
+        self.slots = Slots(workers, round(workers * retry_share))
+        self.threads = Workers(name, limit=workers * 4)
+        self.limiter = TokenBucket(rate, burst if burst is not None else rate * 2.5) if rate else None
+        self.retry_share = retry_share
+        self.breaker = breaker or Breaker(name)
+        self.rewrite = rewrite
+        self.max_chars = max_chars  # MyMemory refuses 500 characters and more
+        self._prototype: Any = None
+
+    def _call(self, call: CallRecord, text: str, source: str, target: str) -> Answer:
+        """On a worker thread: one deep-translator call with the transport's limits in force."""
+        if self._prototype is None:
+            self._prototype = self.factory()
+        translator = copy.copy(self._prototype)
+        translator._url_params = dict(getattr(self._prototype, "_url_params", None) or {})
+        # Set codes after construction: deep-translator's built-in language lists are stale.
+        translator.source, translator.target = source, target
+        _local.call = call
+        try:
+            result = translator.translate(text)
+        finally:
+            _local.call = None
+        if not isinstance(result, str):
+            raise dt.TranslationNotFound(text)
+        if self.kind == "mymemory" and result.lstrip().upper().startswith(MYMEMORY_NOTICES):
+            # MyMemory answers its quota and input errors with HTTP 200 and the notice as the "translation".
+            quota = "WARNING" in result.upper()[:20]
+            raise TranslationError(
+                f"{self.name} refused: {result[:80]}",
+                retryable=quota,
+                kind="rate-limited" if quota else "refused",
+                retry_after=3600 if quota else None,
+            )
+        return Answer(result, call.service_ms)
+
+    async def _reserve_token(self, priority: Priority, budget: float) -> None:
+        if self.limiter is None:
+            return
+        keep = self.limiter.burst * (1 - self.retry_share) if priority == "retry" else 0.0
+        wait = self.limiter.reserve(budget * 0.5, keep)
+        if wait is None:
+            paused = self.limiter.paused_for
+            why = f"paused {paused:.0f} s by a 429" if paused else f"over {self.limiter.rate:g} calls/s"
+            raise TranslationError(f"{self.name} is rate-limited ({why})", retryable=True, kind="throttled")
+        if wait:
+            await asyncio.sleep(wait)
+
+    async def translate(self, text: str, source: str, target: str, *, budget: float | None = None,
+                        priority: Priority = "live") -> Answer:  # fmt: skip
+        """One call within `budget` seconds (default: the backend's timeout). Raises TranslationError."""
+        budget = min(budget if budget is not None else self.timeout, self.timeout)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + budget
+        if not self.breaker.allow():
+            raise TranslationError(f"{self.name}: circuit open", retryable=True, kind="open")
+        kind: str | None = "busy"
+        error: str | None = None
+        try:
+            if not await self.slots.acquire(priority, budget * 0.5):
+                raise TranslationError(f"{self.name}: every slot busy", retryable=True, kind="busy")
+            try:
+                await self._reserve_token(priority, end - loop.time())
+                answer = await self._run(text, source, target, end - loop.time())
+            finally:
+                self.slots.release(priority)
+            kind = None
+            return answer
+        except TranslationError as exc:
+            kind, error = exc.kind, str(exc)
+            if exc.kind == "rate-limited" and self.limiter is not None:
+                self.limiter.pause(exc.retry_after if exc.retry_after is not None else 1.0)
+            raise
+        finally:
+            self.breaker.record(kind, error)
+
+    async def _run(self, text: str, source: str, target: str, budget: float) -> Answer:
+        if budget <= 0:
+            raise TranslationError(f"{self.name}: no time left", retryable=True, kind="busy")
+        pieces = _pieces(text, self.max_chars)
+        call = CallRecord(read_timeout=budget, deadline=time.monotonic() + budget, rewrite=self.rewrite)
+        try:
+            async with asyncio.timeout(budget):
+                answers = [await self.threads.submit(self._call, call, piece, source, target) for piece in pieces]
+        except TimeoutError as exc:
+            raise TranslationError(f"timeout ({self.name} gave no answer within {budget:.1f}s)", retryable=True,
+                                   kind="timeout") from exc  # fmt: skip
+        except Exception as exc:
+            raise classify(exc, call, text) from exc
+        service = [a.service_ms for a in answers if a.service_ms is not None]
+        return Answer("\n".join(a.text for a in answers), sum(service) if service else None)
+
+    def health(self) -> BackendHealth:
+        return BackendHealth(
+            name=self.name,
+            state=self.breaker.state,
+            consecutive_failures=self.breaker.failures,
+            retry_in_s=self.breaker.retry_in,
+            last_error=self.breaker.last_error,
+            in_flight=self.slots.in_use,
+            slots=self.slots.size,
+            peak_in_flight=self.slots.peak,
+            rate_per_s=self.limiter.rate if self.limiter else None,
+            paused_s=self.limiter.paused_for if self.limiter else 0.0,
+        )
+
+    def close(self) -> None:
+        """Nothing to join: worker threads are daemons and end with their socket timeouts."""
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    if len(text) < limit:
+        return [text]
+    from bot.text import split_message
+
+    return split_message(text, limit - 1)
+
+
+@dataclass
+class Retrying:
+    """A backend's retry policy: retryable failures are tried again with jittered backoff, within the time
+    the message has left (minus `reserve`, kept for the backends after this one)."""
+
+    backend: Backend
+    retries: int = 2
+    base_delay: float = 0.25
+    stats: Stats = field(default_factory=Stats)
+
+    @property
+    def name(self) -> str:
+        return self.backend.name
+
+    @property
+    def kind(self) -> str:
+        return self.backend.kind
+
+    async def translate(self, text: str, source: str, target: str, *, budget: float | None = None,
+                        deadline_at: float | None = None, reserve: float = 0.0,
+                        priority: Priority = "live") -> Answer:  # fmt: skip
+        loop = asyncio.get_running_loop()
+        tries = self.retries + 1 if priority == "live" else 1  # a retry pass comes back later anyway
+        budget = budget if budget is not None else self.backend.timeout
+        last: TranslationError | None = None
+        for attempt in range(tries):
+            left = deadline_at - loop.time() - reserve if deadline_at is not None else budget
+            if left < min(budget, 0.5) * 0.5 and last is not None:
+                break  # what is left belongs to the backends after this one
+            try:
+                answer = await self.backend.translate(text, source, target, budget=min(budget, left), priority=priority)
+            except TranslationError as exc:
+                last = exc
+                if exc.kind in ("open", "busy", "throttled"):
+                    self.stats.skipped += 1
+                else:
+                    self.stats.calls += 1
+                    self.stats.chars += len(text)
+                    self.stats.failures += 1
+                if not exc.retryable or exc.kind in NEXT_BACKEND_KINDS or attempt == tries - 1:
+                    raise
+                delay = self.base_delay * 2**attempt
+                delay = delay / 2 + random.uniform(0, delay / 2)
+                if exc.retry_after is not None:  # a 429 said when: not before (and not at all if too late)
+                    delay = max(delay, exc.retry_after)
+                    if deadline_at is not None and loop.time() + delay + min(budget, 0.5) > deadline_at - reserve:
+                        raise
+                self.stats.retries += 1
+                await asyncio.sleep(delay)
+                continue
+            self.stats.calls += 1
+            self.stats.chars += len(text)
+            return answer
+        raise last or TranslationError(f"{self.name}: no time left", retryable=True, kind="busy")
+
+
+def service_url(name: str, settings: Settings) -> str:
+    """The endpoint deep-translator should call, from the configured base URL."""
+    if name == "google":
+        return settings.google_url.rstrip("/") + "/m"
+    if name == "deepl":
+        base = settings.deepl_url or ("https://api-free.deepl.com" if settings.deepl_free else "https://api.deepl.com")
+        return base.rstrip("/") + "/v2/"
+    if name == "microsoft":
+        return settings.microsoft_url.rstrip("/") + "/translate?api-version=3.0"
+    if name == "mymemory":
+        return settings.mymemory_url.rstrip("/") + "/get"
+    assert settings.libre_url
+    return settings.libre_url if settings.libre_url.endswith("/") else settings.libre_url + "/"
+
+
+def build_backend(name: str, settings: Settings) -> Backend | None:
+    """A Backend for `name`, or None when it is not configured (no key, no URL)."""
+
+    def secret(value: Any) -> str | None:
+        value = value.get_secret_value() if value else None
+        add_secret(value)
+        return value
+
+    rewrite = None
+    max_chars = 4500  # Google refuses 5000 characters and more
+    factory: Callable[[], Any]
+    if name == "libre" and not settings.libre_url:
+        return None
+    url = service_url(name, settings)
+
+    def pointed(translator: Any) -> Any:
+        translator._base_url = url  # deep-translator has no parameter for it (and MyMemory's is plain http)
+        return translator
+
+    if name == "google":
+        factory = lambda: pointed(GoogleTranslator(source="en", target="es"))  # noqa: E731
+    elif name == "mymemory":
+        email_ = settings.mymemory_email
+        add_secret(email_)
+        max_chars = 500
+        factory = lambda: pointed(MyMemoryTranslator(source="en-GB", target="es-ES", email=email_))  # noqa: E731
+    elif name == "libre":
+        key = secret(settings.libre_api_key) or "unused"  # deep-translator insists on a key; servers may not
+        if not transport_is_private(url):
+            log.warning("LibreTranslate at %s is reached without encryption: put it behind HTTPS", url)
+        factory = lambda: LibreTranslator(source="en", target="es", api_key=key, custom_url=url)  # noqa: E731
+        rewrite = _libre_rewrite
+    elif name == "deepl":
+        key = secret(settings.deepl_api_key)
+        if not key:
+            return None
+        factory = lambda: pointed(DeeplTranslator(source="en", target="es", api_key=key))  # noqa: E731
+        rewrite = _deepl_rewrite(key)
+    elif name == "microsoft":
+        key = secret(settings.microsoft_api_key)
+        if not key:
+            return None
+        region = settings.microsoft_region
+        factory = lambda: pointed(_Microsoft(source="en", target="es", api_key=key, region=region))  # noqa: E731
+    else:
+        raise ValueError(f"unknown backend {name}")
+    rate = settings.rate_limits.get(name)
+    return Backend(
+        name,
+        factory,
+        workers=settings.translate_workers,
+        timeout=settings.translate_timeout,
+        rate=rate,
+        burst=rate * settings.rate_burst if rate else None,
+        retry_share=settings.retry_share,
+        breaker=Breaker(name, settings.breaker_failures, settings.breaker_cooldown),
+        rewrite=rewrite,
+        max_chars=max_chars,
+    )
