@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from bot import bench, simulate
 from bot.config import Settings
 from bot.languages import BACKENDS, UnknownLanguage
+from bot.logs import setup_logging
 
 if TYPE_CHECKING:
     from bot.glossary import Glossary
@@ -104,7 +105,7 @@ def cmd_glossary(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(settings.log_level, settings)  # redacts keys, tokens and meeting text at every level
     asyncio.run(prepare_database(settings))
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         raise UsageError(
@@ -136,7 +137,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     settings = load_settings(**overrides)
     if settings.translator == "libre" and not settings.libre_url:
         raise UsageError("--translator libre needs --libre-url http://HOST:PORT/ (or CONCORD_LIBRE_URL)")
-    logging.basicConfig(level=logging.ERROR if not args.verbose else logging.INFO)
+    setup_logging(logging.ERROR if not args.verbose else logging.INFO, settings)
     try:
         script = Path(args.script).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

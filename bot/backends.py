@@ -644,7 +644,7 @@ class Backend:
         if self.limiter is None:
             return
         keep = self.limiter.burst * (1 - self.retry_share) if priority == "retry" else 0.0
-        wait = self.limiter.reserve(budget * 0.5, keep)
+        wait = self.limiter.reserve(budget * 0.6, keep)  # and leave the call itself time to run
         if wait is None:
             paused = self.limiter.paused_for
             why = f"paused {paused:.0f} s by a 429" if paused else f"over {self.limiter.rate:g} calls/s"
@@ -765,10 +765,10 @@ class Retrying:
                     raise
                 delay = self.base_delay * 2**attempt
                 delay = delay / 2 + random.uniform(0, delay / 2)
-                if exc.retry_after is not None:  # a 429 said when: not before (and not at all if too late)
+                if exc.retry_after is not None:  # a 429 said when: not before
                     delay = max(delay, exc.retry_after)
-                    if deadline_at is not None and loop.time() + delay + min(budget, 0.5) > deadline_at - reserve:
-                        raise
+                if deadline_at is not None and loop.time() + delay + min(budget, 0.5) * 0.5 > deadline_at - reserve:
+                    raise  # no time for another try: the backends after this one get it
                 self.stats.retries += 1
                 await asyncio.sleep(delay)
                 continue

@@ -4,7 +4,8 @@ Three layers, because a leak can come from anywhere:
 - known secrets (bot token, API keys, the MyMemory e-mail) are replaced wherever they appear;
 - patterns that carry secrets or text are cut: URL query strings (requests/urllib3 put the text and keys
   there), webhook and interaction tokens in Discord URLs, bot tokens, `Authorization`-like headers;
-- discord.py's DEBUG payloads (gateway events, REST bodies: message content) are replaced by a summary.
+- discord.py's DEBUG payloads (gateway events, REST bodies: message content) and aiosqlite's statements
+  (with their values) are replaced by a summary.
 
 `redact()` is also what the translation layer uses on exception texts before they are logged or shown.
 """
@@ -30,6 +31,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b[\w-]{23,28}\.[\w-]{6,7}\.[\w-]{27,}\b"), REDACTED),
     # Query strings: the text to translate, auth_key, api_key, the MyMemory e-mail...
     (re.compile(r"\?[^\s\"'<>#?]*=[^\s\"'<>#]*"), f"?{REDACTED}"),
+    # deep-translator's AuthorizationException: "Unauthorized access with the api key <key>"
+    (re.compile(r"(?i)(\bapi[ _-]?key\s+)[^\s\"',}]+"), rf"\1{REDACTED}"),
     # Header or parameter carrying a key, in any quoting: Authorization: ..., 'Ocp-Apim-Subscription-Key': '...'
     (
         re.compile(
@@ -91,6 +94,8 @@ class RedactingFilter(logging.Filter):
         args = record.args
         if record.name.startswith("discord") and args:
             args = tuple(_summary(a) for a in args) if isinstance(args, tuple) else _summary(args)
+        elif record.name.startswith("aiosqlite") and args:  # every statement with its values: meeting text
+            args = tuple("<sqlite operation>" for _ in args) if isinstance(args, tuple) else "<sqlite operation>"
         try:
             message = record.msg % args if args else str(record.msg)
         except (TypeError, ValueError):

@@ -38,12 +38,13 @@ class FakeGoogle(FakeLibre):
     """translate.google.com/m, the page deep-translator's GoogleTranslator scrapes."""
 
     def error(self, status: int, message: str) -> web.Response:
-        headers = {"Retry-After": f"{self.retry_after:g}"} if status == 429 and self.retry_after is not None else {}
+        headers = self.retry_headers(status)
         page = f"<html><body><h1>Error {status}</h1><p>{html.escape(message)}</p></body></html>"
         return web.Response(text=page, status=status, content_type="text/html", headers=headers)
 
     async def _page(self, request: web.Request) -> web.Response:
         started = time.monotonic()
+        self.urls.append(str(request.rel_url))
         q = request.query
         out = await self.serve(q.get("q", ""), q.get("sl", ""), q.get("tl", ""))
         if isinstance(out, web.Response):
@@ -65,11 +66,11 @@ class FakeGoogle(FakeLibre):
 @dataclass
 class FakeDeepL(FakeLibre):
     def error(self, status: int, message: str) -> web.Response:
-        headers = {"Retry-After": f"{self.retry_after:g}"} if status == 429 and self.retry_after is not None else None
-        return _json(json.dumps({"message": message}), status=status, headers=headers)
+        return _json(json.dumps({"message": message}), status=status, headers=self.retry_headers(status))
 
     async def _translate_v2(self, request: web.Request) -> web.Response:
         started = time.monotonic()
+        self.urls.append(str(request.rel_url))
         fields = dict(request.query)
         if request.can_read_body:
             fields.update(await request.post())
@@ -95,11 +96,11 @@ class FakeMicrosoft(FakeLibre):
 
     def error(self, status: int, message: str) -> web.Response:
         body = {"error": {"code": status * 1000, "message": message}}
-        headers = {"Retry-After": f"{self.retry_after:g}"} if status == 429 and self.retry_after is not None else None
-        return _json(json.dumps(body), status=status, headers=headers)
+        return _json(json.dumps(body), status=status, headers=self.retry_headers(status))
 
     async def _translate_v3(self, request: web.Request) -> web.Response:
         started = time.monotonic()
+        self.urls.append(str(request.rel_url))
         try:
             items = await request.json()
             text = str(items[0]["text"])
@@ -128,10 +129,11 @@ class FakeMicrosoft(FakeLibre):
 class FakeMyMemory(FakeLibre):
     def error(self, status: int, message: str) -> web.Response:
         body = {"responseData": {"translatedText": message.upper()}, "responseStatus": status, "matches": []}
-        return _json(json.dumps(body), status=status)
+        return _json(json.dumps(body), status=status, headers=self.retry_headers(status))
 
     async def _get(self, request: web.Request) -> web.Response:
         started = time.monotonic()
+        self.urls.append(str(request.rel_url))
         q = request.query
         source, _, target = q.get("langpair", "").partition("|")
         if self._faults and self._faults[0] == "quota":

@@ -61,6 +61,7 @@ class FakeLibre:
     transform: Callable[[str, str, str], str] | None = None  # (translated, q, target) -> text, e.g. mangling
     tag: bool = True  # prefix "[target] " so a test can see a text went through translation
     calls: list[Call] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)  # path and query of each request: what a proxy log would see
     _faults: list[str] = field(default_factory=list)
     down: bool = False  # answer 503 to everything until switched back
     inflight: int = 0  # requests being answered right now
@@ -68,6 +69,10 @@ class FakeLibre:
     key: str | None = None  # when set, a request with another key gets 403 (echoing the key, as some do)
     retry_after: float | None = None  # sent with 429 answers when set
     hang_until: float = 0.0  # time.monotonic() before which every request hangs (see `hang_for`)
+    # Server-side rate limit (calls per second, burst): beyond it, 429 with Retry-After, as real services do.
+    limit: tuple[float, float] | None = None
+    throttled: int = 0  # 429s the limit sent
+    _bucket: tuple[float, float] = (0.0, -1.0)  # (tokens, at)
 
     # --- faults ----------------------------------------------------------------------------------
 
@@ -104,8 +109,24 @@ class FakeLibre:
             out.headers["Server-Timing"] = f"app;dur={(time.monotonic() - started) * 1000:.1f}"
         return out
 
+    def _over_limit(self) -> bool:
+        if self.limit is None:
+            return False
+        rate, burst = self.limit
+        tokens, at = self._bucket
+        now = time.monotonic()
+        tokens = burst if at < 0 else min(burst, tokens + (now - at) * rate)
+        if tokens < 1:
+            self._bucket = (tokens, now)
+            self.throttled += 1
+            return True
+        self._bucket = (tokens - 1, now)
+        return False
+
     async def _answer(self, q: str, source: str, target: str, key: str | None) -> str | web.Response:
         fault = self._faults.pop(0) if self._faults else ("503" if self.down else None)
+        if fault is None and self._over_limit():
+            fault = "429"
         delay = self.latency + (random.uniform(0, self.jitter) if self.jitter else 0.0)
         if self.delay_for:
             delay += self.delay_for(q, target)
@@ -113,7 +134,7 @@ class FakeLibre:
             delay += 60 if fault != "hang" else 30
         if delay:
             await asyncio.sleep(delay)
-        if fault in ("429", "500", "503"):
+        if fault in ("403", "429", "500", "502", "503"):
             return self.error(int(fault), f"fault {fault}")
         if fault == "malformed":
             return web.Response(text="<html>oops</html>", content_type="text/html")
@@ -124,8 +145,10 @@ class FakeLibre:
         return self.render(q, source, target)
 
     def error(self, status: int, message: str) -> web.Response:
-        headers = {"Retry-After": f"{self.retry_after:g}"} if status == 429 and self.retry_after is not None else {}
-        return _json(json.dumps({"error": message}), status=status, headers=headers)
+        return _json(json.dumps({"error": message}), status=status, headers=self.retry_headers(status))
+
+    def retry_headers(self, status: int) -> dict[str, str] | None:
+        return {"Retry-After": f"{self.retry_after:g}"} if status == 429 and self.retry_after is not None else None
 
     def timed(self, body: str, started: float) -> web.Response:
         """A 200 JSON answer carrying the service time since `started`."""
@@ -135,6 +158,7 @@ class FakeLibre:
 
     async def _translate(self, request: web.Request) -> web.Response:
         started = time.monotonic()
+        self.urls.append(str(request.rel_url))
         fields = dict(request.query)
         if request.can_read_body:
             if request.content_type == "application/json":
