@@ -20,6 +20,7 @@ import asyncio
 import collections
 import copy
 import email.utils
+import http.cookiejar
 import logging
 import queue
 import random
@@ -124,6 +125,14 @@ def _server_timing(value: str | None) -> float | None:
     return sum(durations) if durations else None
 
 
+def _thread_session() -> requests.Session:
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
 def _send(original: Callable[..., requests.Response], session: Any, method: str, url: str, kwargs: dict[str, Any]):
     call: CallRecord = _local.call
     remaining = call.deadline - time.monotonic()
@@ -138,7 +147,9 @@ def _send(original: Callable[..., requests.Response], session: Any, method: str,
     call.requests += 1
     response = None
     try:
-        response = original(session, method, url, **kwargs)
+        # deep-translator opens a new session (a TCP and TLS handshake) per call; this thread's own session
+        # keeps the connection alive between calls instead. It keeps no cookies (no tracking across texts).
+        response = original(_thread_session(), method, url, **kwargs)
         call.status = response.status_code
         call.retry_after = _retry_after(response.headers.get("Retry-After"))
         call.service_ms = _server_timing(response.headers.get("Server-Timing"))
