@@ -389,6 +389,8 @@ class Breaker:
             return
         self.failures += 1
         self.last_error = error
+        if self.state == "open":
+            return  # a call started before the circuit opened: already counted as down
         if probing or kind == "auth" or self.failures >= self.threshold:
             self.open_for = min(self.open_for * 2, 600.0) if probing else self.cooldown
             if kind == "auth":

@@ -238,13 +238,13 @@ async def meetings_bench(cfg: DistrictConfig, *, progress: Any = lambda _: None)
             report["e2e_ms"]["p95"],
             TARGET_RATIO * report["floor_ms"],
             "ms",
-        ),  # fmt: skip
+        ),
         target(
             "lost + duplicated + order violations == 0",
             report["lost"] + report["duplicated"] + report["order_violations"],
             0,
             "",
-        ),  # fmt: skip
+        ),
         target("nothing untranslated while the backend is healthy", report["untranslated"], 0, ""),
         target(f"peak RSS <= {RSS_LIMIT_MB:g} MB", report["peak_rss_mb"], RSS_LIMIT_MB, "MB"),
     ]
@@ -343,14 +343,14 @@ def fault_bench(cfg: DistrictConfig, *, progress: Any = lambda _: None) -> dict[
             report["lost"] + report["duplicated"] + report["order_violations"],
             0,
             "",
-        ),  # fmt: skip
+        ),
         target(
             "the fallback answered during the outage",
             report["outage"]["fallback_deliveries"],
             1,
             "",
             higher_is_better=True,
-        ),  # fmt: skip
+        ),
         target("process exit after the run <= 5 s", report["exit_s"], 5.0, "s"),
     ]
     return report

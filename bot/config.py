@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # delivered, marked; the translation is edited in when a retry succeeds.
     translate_deadline: float = Field(default=15.0, gt=0, le=600)
     translate_retries: int = Field(default=2, ge=0, le=10)  # extra tries on 429 / 5xx / timeouts before falling back
-    translate_workers: int = Field(default=16, ge=1, le=512)  # concurrent calls per backend
+    translate_workers: int = Field(default=64, ge=1, le=512)  # concurrent calls per backend (threads grow as needed)
     breaker_failures: int = Field(default=5, ge=1, le=1000)  # consecutive failures that open a backend's circuit
     breaker_cooldown: float = Field(default=30.0, gt=0, le=3600)  # seconds a backend is skipped before a probe
     # Client-side calls per second per backend (token bucket; a backend not listed is not limited). The free
