@@ -543,8 +543,10 @@ def check_answer(source_text: str, answer: str, source_code: str, target_code: s
     limit = (8 if dense_source else 4) * len(source_text) + 100
     if len(answer) > limit:
         return f"answer {len(answer)} characters long for {len(source_text)} sent"
-    words = {w.casefold() for w in _WORD.findall(_TOKEN.sub(" ", source_text)) if any(c.isalpha() for c in w)}
-    neutral = sum(len(w) > 1 for w in words) < 2  # names, numbers, one acronym: may come back unchanged
+    found = [w for w in _WORD.findall(_TOKEN.sub(" ", source_text)) if any(c.isalpha() for c in w)]
+    words = {w.casefold() for w in found}
+    # Names, numbers, acronyms ("Mr. Davis", "LCAP", "6 pm") may come back unchanged; ordinary words may not.
+    neutral = sum(len(w) > 1 and not w[0].isupper() for w in found) < 2
     if source_code != target_code and not neutral and answer.strip().casefold() == source_text.strip().casefold():
         return "the answer is the source text, untranslated"
     expected = SCRIPTS.get(target_code) or SCRIPTS.get(target_code.split("-")[0])

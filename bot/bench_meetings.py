@@ -229,6 +229,8 @@ async def meetings_bench(cfg: DistrictConfig, *, progress: Any = lambda _: None)
         server.stop()
     passing = [s["meetings"] for s in search if s["holds"]]
     report["max_meetings_within_target"] = max(passing) if passing else 0
+    # Every size tried held: the true limit is higher than the search went.
+    report["max_is_lower_bound"] = bool(passing) and all(s["holds"] for s in search)
     report["search"] = search
     report["settings"] = {k: v for k, v in asdict(cfg).items() if k not in ("search",)}
     report["run_s"] = round(time.perf_counter() - began, 1)
@@ -256,7 +258,7 @@ async def find_capacity(
 ) -> None:
     """More meetings while the target holds, fewer until it does (shorter runs); results go to `search`."""
     grow = search[0]["holds"]
-    factors = (1.5, 2.0, 3.0, 4.0) if grow else (0.5, 0.25, 0.125)
+    factors = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0) if grow else (0.5, 0.25, 0.125)
     for step, factor in enumerate(factors):
         count = max(1, round(cfg.meetings * factor))
         if any(s["meetings"] == count for s in search):
