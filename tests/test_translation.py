@@ -187,7 +187,9 @@ async def test_retries_of_untranslated_messages_wait_behind_live_ones_and_keep_t
     chain = service(backend)
     chain.retry_jitter = 0.0
     retries = [asyncio.create_task(chain.translate(f"retry {i}", EN, ES, priority="retry")) for i in range(3)]
-    while not libre.fake.calls:  # one retry holds its single slot; the others queue
+    for _ in range(1000):  # until one retry holds its single slot; the others queue
+        if libre.fake.calls:
+            break
         await asyncio.sleep(0.005)
     live = [asyncio.create_task(chain.translate(f"live {i}", EN, ES)) for i in range(4)]
     results = await asyncio.gather(*retries, *live)

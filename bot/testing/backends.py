@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.testing.libre import FakeLibre, ServerThread, _json
+from bot.testing.libre import FakeLibre, _json, serve_forever
 
 QUOTA_NOTICE = "MYMEMORY WARNING: YOU USED ALL AVAILABLE FREE TRANSLATIONS FOR TODAY. NEXT AVAILABLE IN 10 HOURS"
 
@@ -174,13 +174,7 @@ def main() -> None:
     parser.add_argument("--jitter-ms", type=float, default=0.0)
     args = parser.parse_args()
     fake = FAKES[args.kind](latency=args.latency_ms / 1000, jitter=args.jitter_ms / 1000)
-    with ServerThread(fake, args.port) as server:
-        print(f"{args.kind} test server on http://127.0.0.1:{server.port}/ (Ctrl+C to stop)", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    serve_forever(fake, args.port, f"{args.kind} test server")
 
 
 if __name__ == "__main__":

@@ -284,6 +284,17 @@ class ServerThread:
         self.stop()
 
 
+def serve_forever(fake: FakeLibre, port: int, label: str) -> None:
+    """Serve `fake` until Ctrl+C; the first line printed says where (callers wait for it)."""
+    with ServerThread(fake, port) as server:
+        print(f"{label} on {server.url} (Ctrl+C to stop)", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=5055)
@@ -291,13 +302,7 @@ def main() -> None:
     parser.add_argument("--jitter-ms", type=float, default=0.0)
     args = parser.parse_args()
     fake = FakeLibre(latency=args.latency_ms / 1000, jitter=args.jitter_ms / 1000)
-    with ServerThread(fake, args.port) as server:
-        print(f"LibreTranslate-compatible test server on {server.url} (Ctrl+C to stop)", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    serve_forever(fake, args.port, "LibreTranslate-compatible test server")
 
 
 if __name__ == "__main__":
