@@ -11,26 +11,23 @@ deep-translator is synchronous and calls `requests` with no timeout, one new con
 - Per backend: a circuit breaker (skip a dead service, probe it after a cool-down), a token bucket (stay
   under the service's rate; 429 Retry-After pauses it), and a small share of both for retries of
   untranslated messages, which always come after live ones.
-- Answers are checked before use (`check_answer`): empty, an echo, the wrong script, absurdly long.
+- The flow-control pieces are in bot/limits.py; answers are checked (bot/answers.py) by the chain.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import copy
 import email.utils
 import http.cookiejar
 import logging
-import queue
 import random
 import re
 import threading
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import requests
 from deep_translator import (
@@ -44,11 +41,11 @@ from deep_translator import exceptions as dt
 
 from bot.config import Settings, transport_is_private
 from bot.languages import LANGUAGES
+from bot.limits import Breaker, Priority, Slots, TokenBucket, Workers, WorkersBusy
 from bot.logs import add_secret, redact
 
 log = logging.getLogger(__name__)
 
-Priority = Literal["live", "retry"]
 MAX_ANSWER_BYTES = 2_000_000  # a translation page is tens of KB; more is a broken or hostile server
 MYMEMORY_NOTICES = ("MYMEMORY WARNING", "QUERY LENGTH LIMIT", "INVALID ", "PLEASE SELECT TWO DISTINCT")
 CONNECT_TIMEOUT = 3.05  # seconds; a little over a TCP retransmission window
@@ -65,9 +62,6 @@ class TranslationError(Exception):
         self.retry_after = retry_after
 
 
-# Failures that say the service is down (they open the circuit); the others are about one text or our own
-# limits (no slot, no token, circuit open) and say nothing about the service's health.
-BREAKER_KINDS = {"timeout", "connection", "server", "auth"}
 # Failures after which trying the same backend again for this text is pointless: go to the next one.
 NEXT_BACKEND_KINDS = {"open", "busy", "throttled", "auth", "refused"}
 
@@ -189,227 +183,6 @@ def _install_transport() -> None:
 _install_transport()
 
 
-class Workers:
-    """Daemon threads for blocking calls. Not joined at exit (unlike ThreadPoolExecutor's), so a hung
-    call never delays shutdown; idle threads end after a minute. `limit` bounds threads still busy with
-    calls the event loop already gave up on."""
-
-    IDLE_S = 60.0
-
-    def __init__(self, name: str, limit: int) -> None:
-        self.name, self.limit = name, limit
-        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._idle = 0
-        self.threads = 0
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-
-        def settle(setter: Callable[[Any], None], value: Any) -> None:
-            if not future.done():
-                setter(value)
-
-        def job() -> None:
-            try:
-                result = fn(*args)
-            except BaseException as exc:  # handed to the caller
-                outcome: tuple[Callable[[Any], None], Any] = (future.set_exception, exc)
-            else:
-                outcome = (future.set_result, result)
-            try:
-                loop.call_soon_threadsafe(settle, *outcome)
-            except RuntimeError:
-                pass  # the event loop is gone: nobody waits for this answer any more
-
-        with self._lock:
-            if self._idle:
-                self._idle -= 1
-            elif self.threads >= self.limit:
-                raise TranslationError(
-                    f"{self.threads} calls to {self.name} still running", retryable=True, kind="busy"
-                )
-            else:
-                self.threads += 1
-                threading.Thread(target=self._work, name=f"translate-{self.name}", daemon=True).start()
-            self._jobs.put(job)
-        return future
-
-    def _work(self) -> None:
-        while True:
-            try:
-                job = self._jobs.get(timeout=self.IDLE_S)
-            except queue.Empty:
-                with self._lock:
-                    if not self._jobs.empty():
-                        continue
-                    self._idle -= 1
-                    self.threads -= 1
-                    return
-            job()
-            with self._lock:
-                self._idle += 1
-
-
-class Slots:
-    """How many calls a backend has in flight, with priority: live messages are served first, and retries
-    of untranslated messages may hold at most `retry_size` slots."""
-
-    def __init__(self, size: int, retry_size: int) -> None:
-        self.size, self.retry_size = size, max(1, min(size, retry_size))
-        self.live = self.retry = self.peak = 0
-        self._waiting: dict[str, collections.deque[asyncio.Future[None]]] = {
-            "live": collections.deque(),
-            "retry": collections.deque(),
-        }
-
-    @property
-    def in_use(self) -> int:
-        return self.live + self.retry
-
-    def _grantable(self, priority: Priority) -> bool:
-        return self.in_use < self.size and (priority == "live" or self.retry < self.retry_size)
-
-    def _take(self, priority: Priority) -> None:
-        if priority == "live":
-            self.live += 1
-        else:
-            self.retry += 1
-        self.peak = max(self.peak, self.in_use)
-
-    async def acquire(self, priority: Priority, wait: float) -> bool:
-        ahead = self._waiting["live"] or (priority == "retry" and self._waiting["retry"])
-        if not ahead and self._grantable(priority):
-            self._take(priority)
-            return True
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting[priority].append(waiter)
-        try:
-            async with asyncio.timeout(max(0.0, wait)):
-                await asyncio.shield(waiter)
-            return True
-        except TimeoutError:
-            return waiter.done()  # granted at the last moment: keep it
-        except asyncio.CancelledError:
-            if waiter.done():
-                self.release(priority)
-            raise
-        finally:
-            if not waiter.done():
-                waiter.cancel()
-                self._waiting[priority].remove(waiter)
-
-    def release(self, priority: Priority) -> None:
-        if priority == "live":
-            self.live -= 1
-        else:
-            self.retry -= 1
-        for kind in ("live", "retry"):
-            waiting = self._waiting[kind]
-            while waiting and self._grantable(kind):  # type: ignore[arg-type]
-                waiter = waiting.popleft()
-                if not waiter.done():
-                    self._take(kind)  # type: ignore[arg-type]
-                    waiter.set_result(None)
-            if waiting:
-                return  # live waiters still queued: retries wait behind them
-
-
-class TokenBucket:
-    """Calls per second with a burst; a 429's Retry-After pauses it. Reservations queue in order: a call
-    that would wait longer than its budget takes no token and goes to the next backend instead."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst = rate, max(1.0, burst)
-        self.tokens, self.at = self.burst, time.monotonic()
-
-    def reserve(self, max_wait: float, keep: float = 0.0) -> float | None:
-        """Seconds to wait for a token (taken now), or None when it would be more than `max_wait`.
-        `keep`: tokens that must remain afterwards (retries leave the burst to live messages)."""
-        now = time.monotonic()
-        if now >= self.at:
-            self.tokens, self.at = min(self.burst, self.tokens + (now - self.at) * self.rate), now
-        ready = self.at + max(0.0, 1 + keep - self.tokens) / self.rate
-        wait = max(0.0, ready - now)
-        if wait > max_wait:
-            return None
-        self.tokens -= 1
-        return wait
-
-    def pause(self, seconds: float) -> None:
-        now = time.monotonic()
-        self.tokens, self.at = min(self.tokens, 0.0), max(self.at, now + seconds)
-
-    @property
-    def paused_for(self) -> float:
-        return max(0.0, self.at - time.monotonic())
-
-
-class Breaker:
-    """closed -> (N consecutive failures) -> open -> (cool-down) -> half-open: one probe -> closed or open.
-    A bad key opens it at once, for longer."""
-
-    def __init__(self, name: str, threshold: int = 5, cooldown: float = 30.0) -> None:
-        self.name, self.threshold, self.cooldown = name, threshold, cooldown
-        self.state: Literal["closed", "open", "half-open"] = "closed"
-        self.failures = 0
-        self.opened_at = 0.0
-        self.open_for = cooldown
-        self.last_error: str | None = None
-        self._probing = False
-
-    def available(self) -> bool:
-        """Would a call be let through now (without taking the probe)?"""
-        if self.state == "open":
-            return time.monotonic() >= self.opened_at + self.open_for
-        return not (self.state == "half-open" and self._probing)
-
-    def allow(self) -> bool:
-        if self.state == "open":
-            if time.monotonic() < self.opened_at + self.open_for:
-                return False
-            self.state = "half-open"
-            log.info("translation backend %s: circuit half-open, probing it", self.name)
-        if self.state == "half-open":
-            if self._probing:
-                return False
-            self._probing = True
-        return True
-
-    def record(self, kind: str | None, error: str | None = None) -> None:
-        """After an allowed call: kind None = success; a BREAKER_KINDS failure counts; others are neutral."""
-        probing, self._probing = self._probing, False
-        if kind is None:
-            if self.state != "closed":
-                log.warning("translation backend %s: circuit closed, the service answers again", self.name)
-            self.state, self.failures, self.open_for = "closed", 0, self.cooldown
-            return
-        if kind not in BREAKER_KINDS:
-            return
-        self.failures += 1
-        self.last_error = error
-        if self.state == "open":
-            return  # a call started before the circuit opened: already counted as down
-        if probing or kind == "auth" or self.failures >= self.threshold:
-            self.open_for = min(self.open_for * 2, 600.0) if probing else self.cooldown
-            if kind == "auth":
-                self.open_for = max(self.open_for, 300.0)
-            self.state, self.opened_at = "open", time.monotonic()
-            log.warning(
-                "translation backend %s: circuit open after %d consecutive failure(s) (last: %s); "
-                "skipping it for %.0f s",
-                self.name,
-                self.failures,
-                error,
-                self.open_for,
-            )
-
-    @property
-    def retry_in(self) -> float | None:
-        return max(0.0, self.opened_at + self.open_for - time.monotonic()) if self.state == "open" else None
-
-
 @dataclass(frozen=True)
 class Answer:
     text: str
@@ -485,82 +258,6 @@ def classify(exc: BaseException, call: CallRecord | None = None, text: str = "")
     where = f"HTTP {status}, " if status else ""
     message = redact(f"{kind} ({where}{detail})", extra=[text])
     return TranslationError(message, retryable=retryable, kind=kind, retry_after=retry_after)
-
-
-# --- answer checks ----------------------------------------------------------------------------------
-
-# Letters a target language is written in (Unicode script names, as unicodedata spells their first word).
-SCRIPTS: dict[str, frozenset[str]] = {
-    **dict.fromkeys(["zh", "zh-CN", "zh-TW", "yue"], frozenset({"CJK"})),
-    "ja": frozenset({"CJK", "HIRAGANA", "KATAKANA"}),
-    "ko": frozenset({"HANGUL", "CJK"}),
-    **dict.fromkeys(["ar", "fa", "ur", "ps", "prs", "ckb"], frozenset({"ARABIC"})),
-    **dict.fromkeys(["ru", "uk", "bg", "mk", "sr", "mn", "kk", "ky", "tg", "be"], frozenset({"CYRILLIC"})),
-    **dict.fromkeys(["hi", "mr", "ne"], frozenset({"DEVANAGARI"})),
-    "km": frozenset({"KHMER"}),
-    "lo": frozenset({"LAO"}),
-    "th": frozenset({"THAI"}),
-    "my": frozenset({"MYANMAR"}),
-    "pa": frozenset({"GURMUKHI"}),
-    "bn": frozenset({"BENGALI"}),
-    "gu": frozenset({"GUJARATI"}),
-    "ta": frozenset({"TAMIL"}),
-    "te": frozenset({"TELUGU"}),
-    "am": frozenset({"ETHIOPIC"}),
-    "ti": frozenset({"ETHIOPIC"}),
-    "hy": frozenset({"ARMENIAN"}),
-    "ka": frozenset({"GEORGIAN"}),
-    "he": frozenset({"HEBREW"}),
-    "el": frozenset({"GREEK"}),
-    **dict.fromkeys(
-        ["en", "es", "vi", "tl", "hmn", "sm", "to", "pt", "fr", "de", "it", "pl", "tr", "id", "ms", "so", "sw",
-         "ht", "ro", "nl", "mh", "chk", "pon", "ch", "haw", "qu", "yo", "ig", "ha", "om", "uz", "az", "cs", "sk"],
-        frozenset({"LATIN"}),
-    ),
-}  # fmt: skip
-DENSE_SCRIPTS = frozenset({"CJK", "HIRAGANA", "KATAKANA", "HANGUL"})  # one character says what a Latin word does
-_TOKEN = re.compile(r"ZQX\s*\d+\s*Z", re.IGNORECASE)
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def _script(ch: str) -> str:
-    try:
-        return unicodedata.name(ch).split()[0]
-    except ValueError:
-        return "UNKNOWN"
-
-
-def _letters(text: str) -> list[str]:
-    return [ch for ch in _TOKEN.sub(" ", text) if ch.isalpha()]
-
-
-def check_answer(source_text: str, answer: str, source_code: str, target_code: str) -> str | None:
-    """Why this answer must not be used or cached, or None when it looks like a translation."""
-    if not answer.strip():
-        return "empty answer"
-    src_letters = _letters(source_text)
-    dense_source = sum(_script(c) in DENSE_SCRIPTS for c in src_letters) > len(src_letters) / 2
-    limit = (8 if dense_source else 4) * len(source_text) + 100
-    if len(answer) > limit:
-        return f"answer {len(answer)} characters long for {len(source_text)} sent"
-    found = [w for w in _WORD.findall(_TOKEN.sub(" ", source_text)) if any(c.isalpha() for c in w)]
-    words = {w.casefold() for w in found}
-    # Names, numbers, acronyms ("Mr. Davis", "LCAP", "6 pm") may come back unchanged; ordinary words may not.
-    neutral = sum(len(w) > 1 and not w[0].isupper() for w in found) < 2
-    if source_code != target_code and not neutral and answer.strip().casefold() == source_text.strip().casefold():
-        return "the answer is the source text, untranslated"
-    expected = SCRIPTS.get(target_code) or SCRIPTS.get(target_code.split("-")[0])
-    if expected and src_letters:
-        # Words carried over from the source (names, acronyms) do not count against the target script.
-        kept = " ".join(w for w in _WORD.findall(_TOKEN.sub(" ", answer)) if w.casefold() not in words)
-        letters = _letters(kept)
-        native = sum((3 if _script(c) in DENSE_SCRIPTS else 1) for c in letters if _script(c) in expected)
-        foreign = sum(1 for c in letters if _script(c) not in expected)
-        if native == 0 and foreign == 0 and not neutral and expected != {"LATIN"}:
-            return f"no {'/'.join(sorted(expected)).lower()} text in the answer"
-        if foreign > native:
-            return f"the answer is not in {'/'.join(sorted(expected)).lower()} script"
-    return None
 
 
 # --- one backend --------------------------------------------------------------------------------------
@@ -703,6 +400,8 @@ class Backend:
         try:
             async with asyncio.timeout(budget):
                 answers = [await self.threads.submit(self._call, call, piece, source, target) for piece in pieces]
+        except WorkersBusy as exc:
+            raise TranslationError(str(exc), retryable=True, kind="busy") from exc
         except TimeoutError as exc:
             raise TranslationError(f"timeout ({self.name} gave no answer within {budget:.1f}s)", retryable=True,
                                    kind="timeout") from exc  # fmt: skip

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import text as markup
+from bot.answers import check_answer
 from bot.backends import (  # re-exported: the chain's public names
     Answer,
     Backend,
@@ -33,7 +34,6 @@ from bot.backends import (  # re-exported: the chain's public names
     Stats,
     TranslationError,
     build_backend,
-    check_answer,
     classify,
 )
 from bot.config import Settings

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from deep_translator import LibreTranslator
 
-from bot.backends import Slots
 from bot.config import Settings
 from bot.languages import LANGUAGES
+from bot.limits import Breaker, Slots
 from bot.testing.libre import FakeLibre, ServerThread
 from bot.translation import Backend, Retrying, Stats, TranslationService, build_translator, check_answer
 
@@ -139,8 +139,6 @@ def two_backends(primary_url: str, spare_url: str, retries: int = 1) -> tuple[Tr
 
 
 async def test_circuit_opens_after_consecutive_failures_then_a_probe_closes_it(libre, caplog):
-    from bot.backends import Breaker
-
     libre.fake.down = True
     with ServerThread(FakeLibre()) as spare:
         chain, first, _ = two_backends(libre.url, spare.url)
@@ -201,8 +199,6 @@ async def test_retries_of_untranslated_messages_wait_behind_live_ones_and_keep_t
 
 
 async def test_retries_stop_while_the_circuit_is_open(libre):
-    from bot.backends import Breaker
-
     libre.fake.down = True
     backend = libre_backend(libre.url)
     backend.breaker = Breaker("libre", threshold=2, cooldown=60)
@@ -286,8 +282,6 @@ async def test_a_fallback_answer_is_cached_under_the_fallback_and_replaced_when_
 
 
 async def test_a_cached_fallback_answer_is_used_while_the_primary_is_down(store):
-    from bot.backends import Breaker
-
     with ServerThread(FakeLibre()) as primary, ServerThread(FakeLibre()) as spare:
         primary.fake.down = True
         chain, first, _ = two_backends(primary.url, spare.url)
