@@ -36,7 +36,7 @@ SCRIPTS: dict[str, frozenset[str]] = {
     **dict.fromkeys(
         ["en", "es", "vi", "tl", "hmn", "sm", "to", "pt", "fr", "de", "it", "pl", "tr", "id", "ms", "so", "sw",
          "ht", "ro", "nl", "mh", "chk", "ilo", "mix", "zap", "mam", "quc",
-        "pon", "ch", "haw", "qu", "yo", "ig", "ha", "om", "uz", "az", "cs", "sk"],
+         "pon", "ch", "haw", "qu", "yo", "ig", "ha", "om", "uz", "az", "cs", "sk"],
         frozenset({"LATIN"}),
     ),
 }  # fmt: skip
