@@ -213,7 +213,7 @@ async def test_language_without_machine_translation_gets_the_original_for_an_int
 
 async def test_pending_deliveries_survive_a_restart_and_are_sent_once(store, translator, meeting, libre):
     sink = MemorySink(fail_next=100)  # Discord unreachable: nothing gets posted
-    first = RelayEngine(store, translator, sink, retry_every=0, sink_attempts=1)
+    first = RelayEngine(store, translator, sink, retry_every=0, hold=0)
     await first.start()
     await first.handle_message(say(MAIN, "Are you there?"))
     await first.drain()
