@@ -41,6 +41,17 @@ class Settings(BaseSettings):
     keep_days: float = 30.0  # meeting text (for edits, retries, corrections) is forgotten after this many days
     retry_untranslated_every: float = 30.0  # seconds between retries of messages delivered untranslated
 
+    # Delivery. After a restart or a new gateway session, each linked channel's last `catchup_hours` (at most
+    # `catchup_messages` messages) are read, and what was missed is relayed in order.
+    catchup_hours: float = Field(default=2.0, ge=0, le=48)
+    catchup_messages: int = Field(default=500, ge=0, le=5000)
+    delivery_hold: float = Field(default=120.0, ge=0, le=3600)  # seconds a failing post holds those behind it
+    shutdown_grace: float = Field(default=8.0, ge=0, le=300)  # seconds SIGTERM waits for deliveries in flight
+    discord_timeout: float = Field(default=10.0, ge=1, le=120)  # seconds one Discord call may take
+    # TESTING ONLY: a Discord-compatible server instead of discord.com, e.g. http://127.0.0.1:PORT/api/v10
+    # (the loopback server of bot/testing). Never set it in production; the bot warns when it is set.
+    discord_api_base: str | None = None
+
     volunteer_role: str = "Volunteer"  # may change glossary terms (members with Manage Server may too)
     test_guild_id: int | None = None  # sync slash commands to this guild only (instant) instead of globally
     log_level: str = "INFO"

@@ -106,8 +106,17 @@ async def settle(bot: ConcordBot) -> None:
         await bot.engine.drain()
 
 
+NOTICE = re.compile(r"^(\*\*Concord:\*\* )?(⚠️|ℹ️) ")
+
+
 def relayed(server: FakeDiscord, channel_id: int) -> list:
-    return server.by_bot(channel_id)
+    """Relayed copies in a channel (Concord's notices about problems left out)."""
+    return [m for m in server.by_bot(channel_id) if not NOTICE.match(m.content)]
+
+
+def notices(server: FakeDiscord, channel_id: int) -> list[str]:
+    """Concord's notices in a channel (a missing permission, a deleted channel...)."""
+    return [m.content for m in server.by_bot(channel_id) if NOTICE.match(m.content)]
 
 
 # --- relaying ------------------------------------------------------------------------------------
@@ -289,6 +298,10 @@ async def test_without_manage_webhooks_messages_arrive_as_plain_bot_messages(bot
     assert answer.message_reference["message_id"] == str(question)  # a real reply
     await settle(bot)
     assert len(relayed(server, meeting.es)) == 1  # the bot's own plain messages were not relayed back
+    # The facilitator learns once per channel why copies look plain, and which permission fixes it.
+    (about_es, about_vi) = sorted(notices(server, meeting.main), key=lambda n: f"<#{meeting.es}>" not in n)
+    assert f"<#{meeting.es}>" in about_es and f"<#{meeting.vi}>" in about_vi
+    assert "**Manage Webhooks**" in about_es
 
 
 async def test_without_manage_webhooks_edits_and_deletes_still_follow(bot, server, meeting):
@@ -301,16 +314,31 @@ async def test_without_manage_webhooks_edits_and_deletes_still_follow(bot, serve
     await server.wait_until(lambda: relayed(server, meeting.es) == [])
 
 
-async def test_rate_limit_is_a_retryable_sink_error_and_bad_request_is_not(bot, server, meeting):
+async def test_a_429_burst_is_waited_out_and_the_post_arrives_once(bot, server, meeting):
+    server.fail(429, "post", times=3, retry_after=0.05)  # with Via and X-RateLimit-* headers, as Discord sends
+    posted = await bot.sink.post(meeting.es, Outgoing(content="hola", author_name="Carmen"))
+    assert server.rate_limited == 3
+    assert [m.id for m in server.by_bot(meeting.es)] == [posted]
+
+
+async def test_sink_errors_say_whether_trying_again_can_help(bot, server, meeting):
     message = Outgoing(content="hola", author_name="Carmen")
-    server.fail_next_post(429)
-    with pytest.raises(SinkError) as limited:
-        await bot.sink.post(meeting.es, message)
-    assert limited.value.retryable
-    server.fail_next_post(400)
+    server.fail(400, "post")
     with pytest.raises(SinkError) as refused:
         await bot.sink.post(meeting.es, message)
-    assert not refused.value.retryable
+    assert not refused.value.retryable and refused.value.permission is None
+    server.deny_webhooks = True  # plain messages: posting them needs Send Messages
+    server.fail(403, "post")
+    with pytest.raises(SinkError) as forbidden:
+        await bot.sink.post(meeting.vi, message)
+    assert forbidden.value.permission == "Send Messages" and not forbidden.value.retryable
+    server.deny_webhooks = False
+    server.fail(503, "post", times=None)
+    bot.sink.timeout = 0.5  # discord.py retries 5xx for ~25 s on its own; the sink stops waiting sooner
+    with pytest.raises(SinkError) as unavailable:
+        await bot.sink.post(meeting.es, message)
+    assert unavailable.value.retryable
+    server.clear_faults()
     assert await bot.sink.post(meeting.es, message) > 0
 
 
