@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol, TextIO
 
@@ -80,30 +81,34 @@ class MemorySink:
 
     `latency` adds a delay per call (a stand-in for Discord's round trip); `fail_next` makes the next
     N calls raise a retryable SinkError; `lose_next_reply` makes the next N posts succeed but raise as if the
-    answer had been lost on the way back; `errors[channel]` is raised by every call to that channel.
+    answer had been lost on the way back; `errors[channel]` is raised by every call to that channel;
+    `fault(action, channel, message)` may return an error to raise for one call.
     """
 
     latency: float = 0.0
     fail_next: int = 0
     lose_next_reply: int = 0
     errors: dict[int, SinkError] = field(default_factory=dict)
+    fault: Callable[[str, int, Outgoing | None], SinkError | None] | None = None
     rate_limit: tuple[int, float] | None = None
     messages: dict[int, Posted] = field(default_factory=dict)
     calls: list[tuple[str, int]] = field(default_factory=list)  # (post | edit | delete | find, channel id)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(10_000_000))
 
-    async def _call(self, action: str, channel_id: int) -> None:
+    async def _call(self, action: str, channel_id: int, message: Outgoing | None = None) -> None:
         self.calls.append((action, channel_id))
         if self.latency:
             await asyncio.sleep(self.latency)
         if channel_id in self.errors:
             raise self.errors[channel_id]
+        if self.fault is not None and (error := self.fault(action, channel_id, message)) is not None:
+            raise error
         if self.fail_next > 0:
             self.fail_next -= 1
             raise SinkError("simulated outage")
 
     async def post(self, channel_id: int, message: Outgoing) -> int:
-        await self._call("post", channel_id)
+        await self._call("post", channel_id, message)
         posted = Posted(next(self._ids), channel_id, message)
         self.messages[posted.id] = posted
         if self.lose_next_reply > 0:
@@ -123,7 +128,7 @@ class MemorySink:
         return f"memory://{channel_id}/{message_id}"
 
     async def edit(self, channel_id: int, message_id: int, message: Outgoing) -> None:
-        await self._call("edit", channel_id)
+        await self._call("edit", channel_id, message)
         posted = self.messages[message_id]
         posted.message = message
         posted.edits += 1
