@@ -801,6 +801,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--libre-url", help="with --translator libre: your LibreTranslate server")
     p.add_argument("--seed", type=int, default=d.seed, help="workload seed")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    from bot import crashbench  # `--crash`: kill the relay process at random points (bot/crashbench.py)
+
+    crashbench.add_arguments(p)
     p.set_defaults(func=cmd_bench)
 
 
@@ -812,6 +815,10 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if getattr(args, "crash", False):
+        from bot import crashbench
+
+        return crashbench.cmd_crash(args)
     try:
         cfg = config_from(args)
         pick_languages(cfg.languages)
