@@ -393,7 +393,8 @@ class FakeDiscord:
         return [m for m in self.channel_messages(channel_id) if m.author.get("bot")]
 
     async def wait_until(self, condition: Callable[[], bool], seconds: float = 2.0) -> None:
-        """Wait until `condition()` holds; it is checked again each time the bot changes a message."""
+        """Wait until `condition()` holds; it is checked again each time the bot changes a message (or a call
+        of its meets an injected fault)."""
         try:
             async with asyncio.timeout(seconds):
                 while not condition():
@@ -535,6 +536,7 @@ class FakeDiscord:
                     if fault.times <= 0:
                         self._faults.remove(fault)
                 fault.hits += 1
+                self._touch()  # `wait_until` conditions may count failed calls
                 return self._fault_response(fault.status, fault.retry_after)
         return None
 
