@@ -525,8 +525,10 @@ class RelayEngine:
             return None
         if d.state == "posting":
             await self._find_posted(d)
-        for _ in range(3):  # again if a message changed while its translation was being awaited
             d = await self.store.delivery(source_id, channel_id) or d
+        for attempt in range(3):  # again if a message changed while its translation was being awaited
+            if attempt:
+                d = await self.store.delivery(source_id, channel_id) or d
             members = [d]
             for guest in await self.store.guests(source_id, channel_id):
                 if (m := await self.store.delivery(guest, channel_id)) is not None:
@@ -537,11 +539,12 @@ class RelayEngine:
             if live and not d.linked:
                 for m in live:  # posts and edits stop at an unlinked channel; copies already there stay
                     await self.store.fail(m.source.message_id, channel_id, "the channel is no longer linked")
+                    self._translations.pop((m.source.message_id, channel_id), None)
                 return None
             renders = [await self._render(m) for m in live]
             now = [await self.store.delivery(m.source.message_id, channel_id) for m in members]
-            if [(m.source.version, m.source.deleted) for m in members] == [
-                (n.source.version, n.source.deleted) if n else None for n in now
+            if [(m.source.version, m.source.deleted, m.linked) for m in members] == [
+                (n.source.version, n.source.deleted, n.linked) if n else None for n in now
             ]:
                 break
         if not live:
@@ -557,7 +560,7 @@ class RelayEngine:
                 body = "\n".join([body, *(r.body for _, r in guests)])
         elif d.body and (late := _late_of(d.body)):
             body = f"{body}\n{late}"  # a late message stays marked when edited
-        await self._show(lane, d, body)
+        last_part = await self._show(lane, d, body)
         settled = []
         for m, r in [*zip(live, renders, strict=True), *guests]:
             host = m.source.message_id == source_id
@@ -567,7 +570,7 @@ class RelayEngine:
             if m.source.deleted:  # a deleted host whose post still carries others stays the post's owner
                 state = "delivered" if m is d else "deleted"
                 settled.append(Settled(m.source.message_id, state, m.source.version, body if m is d else None))
-        await self.store.settle(channel_id, settled)
+        await self.store.settle(channel_id, settled, last_part)
         for guest, _ in guests:
             lane.items.pop(guest.source.message_id, None)
         for m, r in [*zip(live, renders, strict=True), *guests]:
@@ -592,9 +595,11 @@ class RelayEngine:
     def _translation_backoff(self, attempts: int) -> float:
         return min(max(self.retry_every, 1.0) * 2 ** min(attempts, 6), 1800.0)
 
-    async def _show(self, lane: Lane, d: Delivery, body: str) -> None:
-        """Edit the parts already posted whose text changed, post missing ones, delete extras. Each post is
-        announced (`begin_post`) and recorded at once, so a crash never makes a restart post it twice."""
+    async def _show(self, lane: Lane, d: Delivery, body: str) -> list[tuple[int, int, int]]:
+        """Edit the parts already posted whose text changed, post missing ones, delete extras. Posts are
+        announced first (`begin_post`: state 'posting', with the text), and each is recorded before the next
+        one is made; the last is returned, to be recorded with the new state. A crash in between leaves a
+        'posting' row, so the restart looks for the post instead of making it twice."""
         channel_id, source_id = d.channel_id, d.source.message_id
         chunks = split_message(body, DISCORD_LIMIT)
         shown = split_message(d.body, DISCORD_LIMIT) if d.body is not None else []
@@ -602,6 +607,7 @@ class RelayEngine:
         reply_to = await self._counterpart(d.source.reply_to, channel_id)
         rtl = languages.get(d.language).rtl
         announced = False
+        unrecorded: list[tuple[int, int, int]] = []
         for index, chunk in enumerate(chunks):
             out = Outgoing(chunk, d.source.author_name, d.source.avatar_url, reply_to if index == 0 else None, rtl)
             if index < len(parts):
@@ -613,13 +619,16 @@ class RelayEngine:
                 after = parts[-1] if parts else await self.store.newest_copy(channel_id)
                 await self.store.begin_post(source_id, channel_id, body, after)
                 announced = True
+            for _, part, posted in unrecorded:
+                await self.store.add_part(source_id, channel_id, part, posted)
             relayed_id = await self.sink.post(channel_id, out)
             lane.posted.append(time.monotonic())
-            await self.store.add_part(source_id, channel_id, index, relayed_id)
+            unrecorded = [(source_id, index, relayed_id)]
             parts.append(relayed_id)
         for extra in parts[len(chunks) :]:
             await self.sink.delete(channel_id, extra)
             await self.store.remove_part(extra)
+        return unrecorded
 
     async def _remove(self, d: Delivery, members: list[Delivery]) -> None:
         """Every message of the post was deleted: delete the relayed parts."""

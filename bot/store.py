@@ -163,6 +163,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN posted_after INTEGER;
     ALTER TABLE outbox ADD COLUMN host_id INTEGER;
     CREATE INDEX outbox_channel ON outbox (channel_id, state);
+    CREATE INDEX outbox_host ON outbox (host_id, channel_id) WHERE host_id IS NOT NULL;
+    CREATE INDEX message_map_channel ON message_map (channel_id, source_id);
     CREATE TABLE channel_cursors (
         channel_id INTEGER PRIMARY KEY,
         last_message_id INTEGER NOT NULL
@@ -733,20 +735,16 @@ class Store:
     ) -> None:
         """Record what a channel now shows, in one transaction: the state, version and body of each copy
         (several when messages were combined into one post) and the last (source, part, relayed id) posted."""
-        now = time.time()
+        at = time.time()
         async with self.transaction():
             await self._run_many(
                 "INSERT OR REPLACE INTO message_map (source_id, channel_id, part, relayed_id) VALUES (?, ?, ?, ?)",
                 [(source_id, channel_id, part, relayed_id) for source_id, part, relayed_id in new_parts],
             )
             await self._run_many(
-                "UPDATE outbox SET state = ?, version = ?, body = ?, host_id = ?, next_attempt_at = ?,"
-                " attempts = CASE WHEN ? = 'untranslated' THEN attempts + 1 ELSE 0 END,"
+                "UPDATE outbox SET state = ?, version = ?, body = ?, host_id = ?, next_attempt_at = ?, attempts = 0,"
                 " last_error = NULL, posted_after = NULL, updated_at = ? WHERE source_id = ? AND channel_id = ?",
-                [
-                    (r.state, r.version, r.body, r.host_id, r.next_attempt_at, r.state, now, r.source_id, channel_id)
-                    for r in rows
-                ],
+                [(r.state, r.version, r.body, r.host_id, r.next_attempt_at, at, r.source_id, channel_id) for r in rows],
             )
 
     async def add_part(self, source_id: int, channel_id: int, part: int, relayed_id: int) -> None:
