@@ -36,7 +36,18 @@ from bot import languages
 from bot.glossary import TermContext
 from bot.languages import Language
 from bot.sinks import Outgoing, Sink, SinkError
-from bot.store import Channel, Correction, Delivery, OutboxRow, Relayed, Settled, Source, Store, time_snowflake
+from bot.store import (
+    Channel,
+    Correction,
+    Delivery,
+    OutboxRow,
+    Placement,
+    Relayed,
+    Settled,
+    Source,
+    Store,
+    time_snowflake,
+)
 from bot.text import split_message
 from bot.translation import Translation, TranslationService
 
@@ -526,33 +537,33 @@ class RelayEngine:
         if d.state == "posting":
             await self._find_posted(d)
             d = await self.store.delivery(source_id, channel_id) or d
-        for attempt in range(3):  # again if a message changed while its translation was being awaited
+        for attempt in range(3):  # again if the message changed while its translation was being awaited
             if attempt:
                 d = await self.store.delivery(source_id, channel_id) or d
             members = [d]
-            for guest in await self.store.guests(source_id, channel_id):
+            for guest in d.guests:
                 if (m := await self.store.delivery(guest, channel_id)) is not None:
                     members.append(m)
             if not any(map(_owed, members)):
                 return None  # the channel already shows this (e.g. a retry raced a success)
             live = [m for m in members if not m.source.deleted]
             if live and not d.linked:
-                for m in live:  # posts and edits stop at an unlinked channel; copies already there stay
-                    await self.store.fail(m.source.message_id, channel_id, "the channel is no longer linked")
-                    self._translations.pop((m.source.message_id, channel_id), None)
-                return None
+                return await self._unlinked(channel_id, live)
+            lane.again = False
             renders = [await self._render(m) for m in live]
-            now = [await self.store.delivery(m.source.message_id, channel_id) for m in members]
-            if [(m.source.version, m.source.deleted, m.linked) for m in members] == [
-                (n.source.version, n.source.deleted, n.linked) if n else None for n in now
-            ]:
+            if not lane.again:  # an edit or delete of it came in meanwhile: render again
                 break
         if not live:
             return await self._remove(d, members)
         body = "\n".join(r.body for r in renders)
         guests: list[tuple[Delivery, Render]] = []
+        after = d.parts[-1] if d.parts else None
         if not d.parts:
-            late = await self._late_line(d)
+            place = await self.store.placement(d.source, channel_id)
+            if not place.linked:  # unlinked while its translation was on its way
+                return await self._unlinked(channel_id, live)
+            after = place.newest
+            late = self._late_line(d, place)
             if late is not None:
                 body = f"{body}\n{late}"
             elif len(live) == 1 and self._behind(lane):
@@ -560,7 +571,7 @@ class RelayEngine:
                 body = "\n".join([body, *(r.body for _, r in guests)])
         elif d.body and (late := _late_of(d.body)):
             body = f"{body}\n{late}"  # a late message stays marked when edited
-        last_part = await self._show(lane, d, body)
+        last_part = await self._show(lane, d, body, after)
         settled = []
         for m, r in [*zip(live, renders, strict=True), *guests]:
             host = m.source.message_id == source_id
@@ -595,7 +606,7 @@ class RelayEngine:
     def _translation_backoff(self, attempts: int) -> float:
         return min(max(self.retry_every, 1.0) * 2 ** min(attempts, 6), 1800.0)
 
-    async def _show(self, lane: Lane, d: Delivery, body: str) -> list[tuple[int, int, int]]:
+    async def _show(self, lane: Lane, d: Delivery, body: str, after: int | None) -> list[tuple[int, int, int]]:
         """Edit the parts already posted whose text changed, post missing ones, delete extras. Posts are
         announced first (`begin_post`: state 'posting', with the text), and each is recorded before the next
         one is made; the last is returned, to be recorded with the new state. A crash in between leaves a
@@ -616,8 +627,7 @@ class RelayEngine:
                 await self.sink.edit(channel_id, parts[index], out)
                 continue
             if not announced:
-                after = parts[-1] if parts else await self.store.newest_copy(channel_id)
-                await self.store.begin_post(source_id, channel_id, body, after)
+                await self.store.begin_post(source_id, channel_id, body, parts[-1] if parts else after)
                 announced = True
             for _, part, posted in unrecorded:
                 await self.store.add_part(source_id, channel_id, part, posted)
@@ -666,14 +676,19 @@ class RelayEngine:
             await self.store.add_part(d.source.message_id, d.channel_id, index, found)
             index, after = index + 1, found
 
-    async def _late_line(self, d: Delivery) -> str | None:
+    async def _unlinked(self, channel_id: int, live: list[Delivery]) -> None:
+        """Posts and edits stop at an unlinked channel; copies already there stay."""
+        for m in live:
+            await self.store.fail(m.source.message_id, channel_id, "the channel is no longer linked")
+            self._translations.pop((m.source.message_id, channel_id), None)
+
+    def _late_line(self, d: Delivery, place: Placement) -> str | None:
         """A first post that comes after copies of later messages says where it belongs."""
-        before, later = await self.store.neighbours(d.source, d.channel_id)
-        if not later:
+        if not place.later:
             return None
-        if before is None:
+        if place.before is None:
             return f"-# {LATE} late: this message was sent before the ones above"
-        return f"-# {LATE} late: this message belongs after {self.sink.link(d.channel_id, before)}"
+        return f"-# {LATE} late: this message belongs after {self.sink.link(d.channel_id, place.before)}"
 
     def _behind(self, lane: Lane) -> bool:
         """The channel posts at the platform's rate limit and more messages wait."""

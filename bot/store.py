@@ -327,6 +327,17 @@ class Delivery:
     host_id: int | None
     parts: list[int]
     linked: bool  # the target channel is still linked to the meeting
+    guests: list[int]  # sources combined into this one's post, oldest first
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a first post lands in its channel."""
+
+    before: int | None  # the last part posted for the previous message from the same source channel
+    later: bool  # a copy of a later message from that channel is already there: this one is late
+    newest: int | None  # the newest relayed message in the channel (a lost post is looked for after it)
+    linked: bool
 
 
 @dataclass(frozen=True)
@@ -385,11 +396,13 @@ class Store:
             return Done(cur.rowcount, cur.lastrowid)
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
+    async def transaction(self, *, immediate: bool = True) -> AsyncIterator[None]:
         """One write transaction, all or nothing: every write in this module goes through it.
 
         The asyncio lock keeps other coroutines' statements and commits out of it (they share this one
-        connection); BEGIN IMMEDIATE keeps other processes out. Nested use joins the outer transaction."""
+        connection); BEGIN IMMEDIATE keeps other processes out. `immediate=False` saves that round trip on the
+        hot path when the first statement is a write (which takes SQLite's write lock at once anyway). Nested
+        use joins the outer transaction."""
         task = asyncio.current_task()
         if task is not None and self._writer is task:
             yield
@@ -399,7 +412,8 @@ class Store:
             try:
                 if self.db.in_transaction:  # a write outside transaction() left one open: end it first
                     await self.db.commit()
-                await self._run("BEGIN IMMEDIATE")
+                if immediate:
+                    await self._run("BEGIN IMMEDIATE")
                 try:
                     yield
                 except BaseException:
@@ -410,7 +424,8 @@ class Store:
                 self._writer = None
 
     async def _write(self, sql: str, params: Sequence[Any] = ()) -> Done:
-        async with self.transaction():
+        """One write statement, atomic by itself."""
+        async with self.transaction(immediate=False):
             return await self._run(sql, params)
 
     async def schema_version(self) -> int:
@@ -697,6 +712,8 @@ class Store:
             " o.posted_after, o.host_id,"
             " (SELECT group_concat(relayed_id) FROM (SELECT relayed_id FROM message_map"
             "   WHERE source_id = s.message_id AND channel_id = o.channel_id ORDER BY part)) AS part_ids,"
+            " (SELECT group_concat(source_id) FROM (SELECT source_id FROM outbox"
+            "   WHERE host_id = s.message_id AND channel_id = o.channel_id ORDER BY source_id)) AS guest_ids,"
             " EXISTS (SELECT 1 FROM channels c WHERE c.channel_id = o.channel_id AND c.meeting_id = s.meeting_id)"
             "   AS linked"
             " FROM sources s JOIN outbox o ON o.source_id = s.message_id"
@@ -707,6 +724,7 @@ class Store:
         if row is None:
             return None
         parts = [int(p) for p in row["part_ids"].split(",")] if row["part_ids"] else []
+        guests = [int(g) for g in row["guest_ids"].split(",")] if row["guest_ids"] else []
         return Delivery(
             source=_source(row),
             channel_id=channel_id,
@@ -719,16 +737,8 @@ class Store:
             host_id=row["host_id"],
             parts=parts,
             linked=bool(row["linked"]),
+            guests=guests,
         )
-
-    async def guests(self, host_id: int, channel_id: int) -> list[int]:
-        """Sources combined into `host_id`'s post in this channel, oldest first."""
-        async with self.db.execute(
-            "SELECT source_id FROM outbox WHERE host_id = ? AND channel_id = ? ORDER BY source_id",
-            (host_id, channel_id),
-        ) as cur:
-            rows = await cur.fetchall()
-        return [r[0] for r in rows]
 
     async def settle(
         self, channel_id: int, rows: Sequence[Settled], new_parts: Iterable[tuple[int, int, int]] = ()
@@ -736,11 +746,13 @@ class Store:
         """Record what a channel now shows, in one transaction: the state, version and body of each copy
         (several when messages were combined into one post) and the last (source, part, relayed id) posted."""
         at = time.time()
-        async with self.transaction():
-            await self._run_many(
-                "INSERT OR REPLACE INTO message_map (source_id, channel_id, part, relayed_id) VALUES (?, ?, ?, ?)",
-                [(source_id, channel_id, part, relayed_id) for source_id, part, relayed_id in new_parts],
-            )
+        new_parts = [(source_id, channel_id, part, relayed_id) for source_id, part, relayed_id in new_parts]
+        async with self.transaction(immediate=False):  # writes only
+            if new_parts:
+                await self._run_many(
+                    "INSERT OR REPLACE INTO message_map (source_id, channel_id, part, relayed_id) VALUES (?, ?, ?, ?)",
+                    new_parts,
+                )
             await self._run_many(
                 "UPDATE outbox SET state = ?, version = ?, body = ?, host_id = ?, next_attempt_at = ?, attempts = 0,"
                 " last_error = NULL, posted_after = NULL, updated_at = ? WHERE source_id = ? AND channel_id = ?",
@@ -765,31 +777,20 @@ class Store:
             rows = await cur.fetchall()
         return [r[0] for r in rows]
 
-    async def newest_copy(self, channel_id: int) -> int | None:
-        """The newest relayed message Concord knows of in a channel."""
+    async def placement(self, source: Source, channel_id: int) -> Placement:
+        """Where a first post of `source` lands in `channel_id`, in one query (see Placement)."""
         async with self.db.execute(
-            "SELECT MAX(relayed_id) FROM message_map WHERE channel_id = ?", (channel_id,)
+            "SELECT (SELECT m.relayed_id FROM message_map m JOIN sources s ON s.message_id = m.source_id"
+            "   WHERE m.channel_id = :c AND s.channel_id = :sc AND s.message_id < :id"
+            "   ORDER BY s.message_id DESC, m.part DESC LIMIT 1),"
+            " EXISTS (SELECT 1 FROM message_map m JOIN sources s ON s.message_id = m.source_id"
+            "   WHERE m.channel_id = :c AND s.channel_id = :sc AND s.message_id > :id),"
+            " (SELECT MAX(relayed_id) FROM message_map WHERE channel_id = :c),"
+            " EXISTS (SELECT 1 FROM channels WHERE channel_id = :c AND meeting_id = :meeting)",
+            {"c": channel_id, "sc": source.channel_id, "id": source.message_id, "meeting": source.meeting_id},
         ) as cur:
             row = await cur.fetchone()
-        return row[0]
-
-    async def neighbours(self, source: Source, channel_id: int) -> tuple[int | None, bool]:
-        """(the last part posted in `channel_id` for the message before `source` from the same channel, whether
-        a copy of a later message from that channel is already there): a late post says where it belongs."""
-        async with self.db.execute(
-            "SELECT m.relayed_id FROM message_map m JOIN sources s ON s.message_id = m.source_id"
-            " WHERE m.channel_id = ? AND s.channel_id = ? AND s.message_id < ?"
-            " ORDER BY s.message_id DESC, m.part DESC LIMIT 1",
-            (channel_id, source.channel_id, source.message_id),
-        ) as cur:
-            before = await cur.fetchone()
-        async with self.db.execute(
-            "SELECT 1 FROM message_map m JOIN sources s ON s.message_id = m.source_id"
-            " WHERE m.channel_id = ? AND s.channel_id = ? AND s.message_id > ? LIMIT 1",
-            (channel_id, source.channel_id, source.message_id),
-        ) as cur:
-            later = await cur.fetchone()
-        return (before[0] if before else None), later is not None
+        return Placement(row[0], bool(row[1]), row[2], bool(row[3]))
 
     async def relayed(self, relayed_id: int) -> Relayed | None:
         """A relayed message with its source, channel, part and language; None if it is not ours."""
