@@ -591,12 +591,7 @@ class Store:
             )
             if cur.rowcount == 0:
                 return None
-            # A `posting` row keeps its state: its post must be looked up first; the newer version shows after.
-            await self._run(
-                "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = 0, updated_at = ?"
-                " WHERE source_id = ? AND state IN ('delivered', 'untranslated', 'corrected', 'pending')",
-                (time.time(), message_id),
-            )
+            await self._owe(message_id, "state IN ('delivered', 'untranslated', 'corrected', 'pending')")
             async with self.db.execute("SELECT version FROM sources WHERE message_id = ?", (message_id,)) as c:
                 row = await c.fetchone()
         return int(row[0])
@@ -607,12 +602,17 @@ class Store:
             cur = await self._run("UPDATE sources SET deleted = 1 WHERE message_id = ? AND deleted = 0", (message_id,))
             if cur.rowcount == 0:
                 return False
-            await self._run(
-                "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = 0, updated_at = ?"
-                " WHERE source_id = ? AND state NOT IN ('deleted', 'posting')",
-                (time.time(), message_id),
-            )
+            await self._owe(message_id, "state NOT IN ('deleted', 'posting')")
         return True
+
+    async def _owe(self, message_id: int, which: str) -> None:
+        """Owe the copies of a message in state `which` work again (an edit or a delete), due now. A `posting`
+        copy keeps its state: its post is looked up first, the new text follows."""
+        await self._run(
+            f"UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = 0, updated_at = ?"
+            f" WHERE source_id = ? AND {which}",
+            (time.time(), message_id),
+        )
 
     async def outbox(self, source_id: int) -> list[OutboxRow]:
         async with self.db.execute(

@@ -476,3 +476,23 @@ async def test_a_store_transaction_is_all_or_nothing_while_others_write(store, m
     await writer
     assert await store.meeting_by_name(1, "half-done") is None  # rolled back, though others committed around it
     assert await store.cached_translation("k19") == ("x", "libre")  # and their writes survived the rollback
+
+
+async def test_an_unexpected_error_in_a_delivery_keeps_the_message_and_tries_again(store, translator, meeting):
+    broken = {"left": 2}
+
+    def bug(action, channel_id, message):
+        if action == "post" and channel_id == ES and broken["left"]:
+            broken["left"] -= 1
+            raise KeyError("a bug, not a Discord error")
+        return None
+
+    sink = MemorySink(fault=bug)
+    engine = engine_with(store, translator, sink, hold=30)
+    await engine.start()
+    await engine.handle_message(say(MAIN, "Still delivered"))
+    await engine.handle_message(say(MAIN, "And in order"))
+    await engine.drain()
+    await engine.close()
+    assert sink.texts(ES) == ["[es] Still delivered", "[es] And in order"]
+    assert broken["left"] == 0
