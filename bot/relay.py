@@ -486,7 +486,12 @@ class RelayEngine:
                     lane.stalled_since, lane.failures = None, 0
                 continue
             assert isinstance(item, int)
-            await self._hold(lane, item, retry)
+            try:
+                await self._hold(lane, item, retry)
+            except Exception:  # e.g. the database busy past its timeout: the lane must live on
+                log.exception("could not schedule a retry in channel %s", lane.channel_id)
+                lane.current = None
+                await asyncio.sleep(1.0)
 
     async def _hold(self, lane: Lane, source_id: int, retry: Retry) -> None:
         """A failed delivery keeps its place at the head of the lane, with backoff, for up to `hold` seconds
