@@ -145,6 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import discord
 
     from bot.app import run  # imports discord only when the bot really starts
+    from bot.store import DatabaseLocked
 
     try:
         asyncio.run(run(settings, sync=args.sync))
@@ -154,6 +155,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(
             "Discord refused the Message Content intent: enable it under Bot -> Privileged Gateway Intents"
         ) from None
+    except DatabaseLocked as exc:
+        raise UsageError(str(exc)) from None
     except (aiohttp.ClientConnectionError, OSError, discord.GatewayNotFound) as exc:
         raise UsageError(f"cannot reach Discord ({exc}); check the network and try again") from None
     except discord.HTTPException as exc:

@@ -1,8 +1,9 @@
 """The Discord adapter: the `commands.Bot` subclass, the webhook `Sink`, and `run()`.
 
-This is the only module in `bot/` that imports discord. `run()` builds the long-lived things (store,
-translator) with `async with` and hands them to the bot; `setup_hook` builds the sink and the relay
-engine and loads the cogs.
+This is the only module in `bot/` that imports discord. `run()` takes the database's one-process lock,
+builds the long-lived things (store, translator) with `async with` and hands them to the bot; `setup_hook`
+builds the sink and the relay engine and loads the cogs. A new gateway session (`on_connect`, then
+`on_ready`) catches up every linked channel's history; SIGTERM and SIGINT drain deliveries in flight.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import asyncio
 import contextlib
 import logging
 import re
+import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import aiohttp
 import discord
+import yarl
 from discord import app_commands
 from discord.ext import commands
 
@@ -24,10 +27,10 @@ from bot import languages
 from bot.check import Finding
 from bot.config import Settings, env_name
 from bot.glossary import Glossary, GlossaryError
-from bot.relay import CorrectionError, RelayEngine
+from bot.relay import Attachment, CorrectionError, HistoryPage, Incoming, RelayEngine
 from bot.roles import RoleBook, RoleLookup
 from bot.sinks import Outgoing, SinkError
-from bot.store import Store
+from bot.store import Store, exclusive
 from bot.translation import TranslationService, build_translator
 
 log = logging.getLogger(__name__)
@@ -37,7 +40,8 @@ WEBHOOK_NAME = "Concord"
 MESSAGE_LIMIT = 2000
 NO_PINGS = discord.AllowedMentions.none()
 WEBHOOK_RECHECK = 300.0  # seconds before asking again for a channel where Manage Webhooks was missing
-CLOSE_GRACE = 5.0  # seconds `close()` waits for queued deliveries before cancelling them
+LOOKUP_WINDOW = 50  # messages read after the last known copy when looking for an unconfirmed post
+RELAYED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
 # View Channels, Send Messages, Embed Links, Read Message History, Manage Webhooks (the README's invite link)
 INVITE_PERMISSIONS = 536955904
@@ -117,16 +121,50 @@ def fit(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return text[: cut if cut > 0 else limit - 2] + "\n…"
 
 
+UNKNOWN_CHANNEL = 10003
+
+
 @contextlib.contextmanager
-def _as_sink_error(action: str, channel_id: int) -> Iterator[None]:
-    """Discord failures as SinkError: 429 and 5xx may pass, other 4xx will not."""
+def _as_sink_error(action: str, channel_id: int, *, permission: str = "Send Messages") -> Iterator[None]:
+    """Discord failures as SinkError: 429, 5xx, timeouts and network errors may pass; an unknown channel is
+    gone; 403 names the `permission` the action needs; other 4xx will not pass."""
     try:
         yield
+    except discord.Forbidden as exc:
+        raise SinkError(f"{action} in {channel_id}: {exc.status} {exc.text}", permission=permission) from exc
+    except discord.NotFound as exc:
+        gone = exc.code == UNKNOWN_CHANNEL
+        raise SinkError(f"{action} in {channel_id}: {exc.status} {exc.text}", gone=gone, retryable=False) from exc
     except discord.HTTPException as exc:
         retryable = exc.status == 429 or exc.status >= 500
         raise SinkError(f"{action} in {channel_id}: {exc.status} {exc.text}", retryable=retryable) from exc
-    except (aiohttp.ClientError, TimeoutError) as exc:
+    except TimeoutError as exc:
+        raise SinkError(f"{action} in {channel_id}: no answer from Discord in time", retryable=True) from exc
+    except (aiohttp.ClientError, OSError) as exc:
         raise SinkError(f"{action} in {channel_id}: {exc!r}", retryable=True) from exc
+
+
+def to_incoming(message: discord.Message, sink: DiscordSink) -> Incoming | None:
+    """A Discord message as the relay engine sees it; None for what is never relayed (DMs, pins, joins...)."""
+    if message.guild is None or message.type not in RELAYED_TYPES:
+        return None
+    reply_to = None
+    ref = message.reference
+    if ref is not None and ref.type is discord.MessageReferenceType.reply:
+        reply_to = ref.message_id
+    # Bots and webhooks (our relayed copies among them) are flagged; the engine never relays them.
+    return Incoming(
+        message_id=message.id,
+        channel_id=message.channel.id,
+        author_id=message.author.id,
+        author_name=message.author.display_name,
+        content=message.content,
+        avatar_url=message.author.display_avatar.url,
+        reply_to=reply_to,
+        attachments=tuple(Attachment(a.url, a.filename) for a in message.attachments),
+        is_bot=message.author.bot or sink.is_ours(message.webhook_id),
+        webhook_id=message.webhook_id,
+    )
 
 
 # --- the Sink ------------------------------------------------------------------------------------
@@ -134,14 +172,22 @@ def _as_sink_error(action: str, channel_id: int) -> Iterator[None]:
 
 class DiscordSink:
     """Posts relayed messages through one "Concord" webhook per channel, under the author's name and
-    avatar, pinging nobody. Without Manage Webhooks it falls back to plain bot messages."""
+    avatar, pinging nobody. Without Manage Webhooks it falls back to plain bot messages (and says so once).
 
-    def __init__(self, bot: commands.Bot) -> None:
+    Every call is bounded by `timeout`: discord.py waits out 429s and retries 5xx for about 25 s on its own,
+    which would stall a channel silently; past the timeout the relay holds the channel and logs the stall."""
+
+    rate_limit = (5, 2.0)  # Discord's usual allowance per webhook: posts, seconds
+
+    def __init__(self, bot: commands.Bot, *, timeout: float = 10.0) -> None:
         self.bot = bot
+        self.timeout = timeout
         self.webhook_ids: set[int] = set()  # our webhooks: their echoes must never be relayed
+        self.on_notice: Callable[[int, object, str], Awaitable[None]] | None = None  # (channel, key, text)
         self._webhooks: dict[int, discord.Webhook] = {}
         self._denied: dict[int, float] = {}  # channel id -> when to ask for a webhook again
         self._locks: dict[int, asyncio.Lock] = {}
+        self._guilds: dict[int, int] = {}  # channel id -> guild id, for links
 
     def is_ours(self, webhook_id: int | None) -> bool:
         return webhook_id is not None and webhook_id in self.webhook_ids
@@ -151,73 +197,101 @@ class DiscordSink:
     async def post(self, channel_id: int, message: Outgoing) -> int:
         channel = await self._channel(channel_id)
         with _as_sink_error("post", channel_id):
-            for _ in range(2):  # a second time when our webhook was deleted behind our back
-                hook = await self._webhook(channel)
-                if hook is None:
-                    break
-                try:
-                    sent = await hook.send(
-                        content=self._webhook_content(channel, message),
-                        username=webhook_username(message.author_name),
-                        avatar_url=message.avatar_url or discord.utils.MISSING,
-                        allowed_mentions=NO_PINGS,
-                        wait=True,
-                        **self._thread(channel),
+            async with asyncio.timeout(self.timeout):
+                for _ in range(2):  # a second time when our webhook was deleted behind our back
+                    hook = await self._webhook(channel)
+                    if hook is None:
+                        break
+                    try:
+                        sent = await hook.send(
+                            content=self._webhook_content(channel, message),
+                            username=webhook_username(message.author_name),
+                            avatar_url=message.avatar_url or discord.utils.MISSING,
+                            allowed_mentions=NO_PINGS,
+                            wait=True,
+                            **self._thread(channel),
+                        )
+                        return sent.id
+                    except discord.NotFound as exc:
+                        if exc.code == UNKNOWN_CHANNEL:
+                            raise
+                        log.warning("our webhook in #%s was deleted: making a new one", channel)
+                        self._forget(channel)
+                reference = None
+                if message.reply_to is not None:
+                    reference = discord.MessageReference(
+                        message_id=message.reply_to,
+                        channel_id=channel.id,
+                        guild_id=channel.guild.id,
+                        fail_if_not_exists=False,
                     )
-                    return sent.id
-                except discord.NotFound:
-                    self._forget(channel)
-            reference = None
-            if message.reply_to is not None:
-                reference = discord.MessageReference(
-                    message_id=message.reply_to,
-                    channel_id=channel.id,
-                    guild_id=channel.guild.id,
-                    fail_if_not_exists=False,
+                sent = await channel.send(
+                    content=with_author_prefix(message.content, message.author_name),
+                    allowed_mentions=NO_PINGS,
+                    reference=reference,
                 )
-            sent = await channel.send(
-                content=with_author_prefix(message.content, message.author_name),
-                allowed_mentions=NO_PINGS,
-                reference=reference,
-            )
-            return sent.id
+                return sent.id
 
     async def edit(self, channel_id: int, message_id: int, message: Outgoing) -> None:
         channel = await self._channel(channel_id)
         with _as_sink_error("edit", channel_id):
-            hook = await self._webhook(channel)
-            if hook is not None:
+            async with asyncio.timeout(self.timeout):
+                hook = await self._webhook(channel)
+                if hook is not None:
+                    try:
+                        await hook.edit_message(
+                            message_id,
+                            content=self._webhook_content(channel, message),
+                            allowed_mentions=NO_PINGS,
+                            **self._thread(channel),
+                        )
+                        return
+                    except discord.NotFound:
+                        pass  # deleted, or a plain message posted while webhooks were not allowed
                 try:
-                    await hook.edit_message(
-                        message_id,
-                        content=self._webhook_content(channel, message),
-                        allowed_mentions=NO_PINGS,
-                        **self._thread(channel),
+                    await channel.get_partial_message(message_id).edit(
+                        content=with_author_prefix(message.content, message.author_name), allowed_mentions=NO_PINGS
                     )
-                    return
                 except discord.NotFound:
-                    pass  # deleted, or a plain message posted while webhooks were not allowed
-            try:
-                await channel.get_partial_message(message_id).edit(
-                    content=with_author_prefix(message.content, message.author_name), allowed_mentions=NO_PINGS
-                )
-            except discord.NotFound:
-                log.info("message %s in %s is gone; nothing to edit", message_id, channel_id)
+                    log.info("message %s in %s is gone; nothing to edit", message_id, channel_id)
+                except discord.Forbidden:  # posted by a webhook an admin deleted: nobody can edit it now
+                    log.warning("message %s in %s can no longer be edited: its webhook is gone", message_id, channel_id)
 
     async def delete(self, channel_id: int, message_id: int) -> None:
         channel = await self._channel(channel_id)
-        with _as_sink_error("delete", channel_id):
-            hook = await self._webhook(channel)
-            if hook is not None:
+        with _as_sink_error("delete", channel_id, permission="Manage Messages"):
+            async with asyncio.timeout(self.timeout):
+                hook = await self._webhook(channel)
+                if hook is not None:
+                    try:
+                        await hook.delete_message(message_id, **self._thread(channel))
+                        return
+                    except discord.NotFound:
+                        pass
                 try:
-                    await hook.delete_message(message_id, **self._thread(channel))
-                    return
+                    await channel.get_partial_message(message_id).delete()
                 except discord.NotFound:
-                    pass
-            try:
-                await channel.get_partial_message(message_id).delete()
-            except discord.NotFound:
-                pass  # already gone
+                    pass  # already gone
+
+    async def find(self, channel_id: int, after: int | None, message: Outgoing) -> int | None:
+        """Our message showing `message` among the first LOOKUP_WINDOW after `after` (see Sink.find)."""
+        channel = await self._channel(channel_id)
+        with _as_sink_error("look up a post", channel_id, permission="Read Message History"):
+            async with asyncio.timeout(self.timeout):
+                await self._webhook(channel)  # learn our webhook's id in this channel
+                me = self.bot.user.id if self.bot.user else None
+                start = discord.Object(after) if after else None
+                async for found in channel.history(after=start, limit=LOOKUP_WINDOW, oldest_first=True):
+                    plain = found.webhook_id is None
+                    ours = self.is_ours(found.webhook_id) or (plain and found.author.id == me)
+                    if ours and undecorate(found.content, plain=plain) == message.content:
+                        return found.id
+        return None
+
+    def link(self, channel_id: int, message_id: int) -> str:
+        channel = self.bot.get_channel(channel_id)
+        guild_id = channel.guild.id if channel is not None else self._guilds.get(channel_id, 0)
+        return message_link(guild_id, channel_id, message_id)
 
     # helpers
 
@@ -238,13 +312,12 @@ class DiscordSink:
     async def _channel(self, channel_id: int) -> Any:
         channel = self.bot.get_channel(channel_id)
         if channel is None:
-            with _as_sink_error("find channel", channel_id):
-                try:
+            with _as_sink_error("find channel", channel_id, permission="View Channel"):
+                async with asyncio.timeout(self.timeout):
                     channel = await self.bot.fetch_channel(channel_id)
-                except discord.NotFound as exc:
-                    raise SinkError(f"channel {channel_id} no longer exists", retryable=False) from exc
         if not isinstance(channel, discord.TextChannel | discord.Thread | discord.VoiceChannel):
             raise SinkError(f"channel {channel_id} cannot hold relayed messages", retryable=False)
+        self._guilds[channel_id] = channel.guild.id
         return channel
 
     def _forget(self, channel: Any) -> None:
@@ -277,6 +350,14 @@ class DiscordSink:
             except discord.Forbidden:
                 log.warning("no Manage Webhooks in #%s (%s): posting plain messages", host, host.id)
                 self._denied[host.id] = time.monotonic() + WEBHOOK_RECHECK
+                if self.on_notice is not None:
+                    await self.on_notice(
+                        channel.id,
+                        ("permission", "Manage Webhooks"),
+                        "ℹ️ Concord lacks the **Manage Webhooks** permission in <#{channel}> ({language}), so "
+                        "relayed messages appear there as plain messages from Concord, each starting with the "
+                        "speaker's name. Give Concord that permission to show the speaker's name and picture.",
+                    )
                 return None
             self._denied.pop(host.id, None)
             self._webhooks[host.id] = hook
@@ -428,14 +509,19 @@ class ConcordBot(commands.Bot):
         return self.translator.glossary
 
     async def setup_hook(self) -> None:
-        self.sink = DiscordSink(self)
+        self.sink = DiscordSink(self, timeout=self.settings.discord_timeout)
         self.engine = RelayEngine(
             self.store,
             self.translator,
             self.sink,
             retry_every=self.settings.retry_untranslated_every,
             keep_days=self.settings.keep_days,
+            hold=self.settings.delivery_hold,
+            history=self.channel_history,
+            catchup_window=self.settings.catchup_hours * 3600,
+            catchup_limit=self.settings.catchup_messages,
         )
+        self.sink.on_notice = self.engine.notice
         await self.engine.start()
         if self.translator.glossary is not None:  # build term indexes now, not at a meeting's first message
             self._warm = asyncio.create_task(self.translator.glossary.warm(), name="glossary-warm")
@@ -489,31 +575,101 @@ class ConcordBot(commands.Bot):
         for book in (self.volunteers, self.facilitators):
             role_lookup(book, guild)
 
+    async def on_connect(self) -> None:
+        """A new gateway session (a RESUME is not one): Discord replays nothing that happened before it, so
+        each linked channel's events wait for its catch-up. Runs before any event of the session."""
+        self.engine.session_started()
+
+    async def on_ready(self) -> None:
+        """Every guild is known: catch up each linked channel's history (in the background)."""
+        log.info("connected as %s; catching up linked channels", self.user)
+        self._catchup = asyncio.create_task(self.engine.catch_up(), name="catch-up")
+
+    async def channel_history(self, channel_id: int, after: int, limit: int) -> HistoryPage | None:
+        """The newest `limit` messages of a channel after message id `after`, oldest first (see relay.History)."""
+        try:
+            channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
+            found = [m async for m in channel.history(limit=limit, after=discord.Object(after), oldest_first=False)]
+        except discord.NotFound:
+            await self.engine.channel_gone(channel_id)
+            return None
+        except discord.Forbidden:
+            await self.engine.notice(
+                channel_id,
+                ("permission", "Read Message History"),
+                "⚠️ Concord lacks the **Read Message History** permission in <#{channel}> ({language}), so "
+                "messages posted there while Concord was offline cannot be relayed.",
+            )
+            return None
+        found.reverse()
+        messages = [m for m in (to_incoming(msg, self.sink) for msg in found) if m is not None]
+        return HistoryPage(messages, complete=len(found) < limit)
+
     async def close(self) -> None:
-        warm = getattr(self, "_warm", None)
-        if warm is not None:
-            warm.cancel()
+        """Stop taking events, give deliveries in flight `shutdown_grace` seconds, keep the rest in the outbox
+        for the next start, then disconnect. Safe to call twice (a signal, then `async with`)."""
+        if getattr(self, "_shutdown", None) is None:
+            self._shutdown = asyncio.ensure_future(self._shut_down())
+        await asyncio.shield(self._shutdown)
+
+    async def _shut_down(self) -> None:
+        for task in (getattr(self, "_warm", None), getattr(self, "_catchup", None)):
+            if task is not None:
+                task.cancel()
         engine = getattr(self, "engine", None)
         if engine is not None:
+            engine.stop_intake()
             try:
-                await asyncio.wait_for(engine.drain(), CLOSE_GRACE)
+                await asyncio.wait_for(engine.drain(), self.settings.shutdown_grace)
             except TimeoutError:
-                log.warning("closing with deliveries still queued; they stay in the outbox for next start")
+                log.warning("stopping with deliveries still owed; they stay in the outbox for the next start")
             await engine.close()
         await super().close()
 
 
+async def use_api_base(api_base: str) -> None:
+    """TESTING ONLY (CONCORD_DISCORD_API_BASE): talk to a Discord-compatible server such as the loopback one in
+    bot/testing/discord_server.py instead of discord.com. discord.py has no setting for this, so its REST base
+    is patched and the gateway URL is asked of that server (`GET /gateway`)."""
+    base = api_base.rstrip("/")
+    log.warning("CONCORD_DISCORD_API_BASE is set: talking to %s instead of Discord (for tests only)", base)
+    async with aiohttp.ClientSession() as session, session.get(f"{base}/gateway") as response:
+        gateway = (await response.json(content_type=None))["url"]
+    discord.http.Route.BASE = base
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
+
+
+def stop_on_signals(bot: ConcordBot) -> None:
+    """SIGTERM (`docker stop`) and SIGINT (Ctrl-C) close the bot gently: deliveries in flight drain first."""
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task] = []
+
+    def stop(name: str) -> None:
+        log.info("%s: finishing deliveries in flight, then stopping", name)
+        stopping.append(asyncio.ensure_future(bot.close()))
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows, nor off the main thread
+            loop.add_signal_handler(sig, stop, sig.name)
+
+
 async def run(settings: Settings, *, sync: bool = False) -> None:
-    """Run the bot until it is stopped. The caller checks that a token is configured."""
+    """Run the bot until it is stopped. The caller checks that a token is configured.
+
+    Raises store.DatabaseLocked when another Concord process runs on the same database."""
     if settings.discord_token is None:
         raise RuntimeError("no Discord token configured (DISCORD_TOKEN)")
-    async with await Store.open(settings.database) as store:
-        translator = build_translator(settings, store)
-        try:
-            async with ConcordBot(settings, store, translator, sync_commands=sync) as bot:
-                await bot.start(settings.discord_token.get_secret_value())
-        finally:
-            translator.close()
+    with exclusive(settings.database):
+        if settings.discord_api_base:
+            await use_api_base(settings.discord_api_base)
+        async with await Store.open(settings.database) as store:
+            translator = build_translator(settings, store)
+            try:
+                async with ConcordBot(settings, store, translator, sync_commands=sync) as bot:
+                    stop_on_signals(bot)
+                    await bot.start(settings.discord_token.get_secret_value())
+            finally:
+                translator.close()
 
 
 # --- `python -m bot check`: the Discord part -------------------------------------------------------
@@ -537,6 +693,8 @@ async def probe_discord(settings: Settings) -> list[Finding]:
     """Log in over REST only (no gateway session) and check what `run` needs: the token, the Message Content
     intent, and in each server the applications.commands scope, the permissions and the role settings."""
     assert settings.discord_token is not None
+    if settings.discord_api_base:
+        await use_api_base(settings.discord_api_base)
     http = discord.http.HTTPClient(asyncio.get_running_loop())
 
     async def ask(coro: Any) -> Any:

@@ -914,6 +914,9 @@ def add_parser(subparsers: Any) -> None:
     district.add_argument("--no-search", action="store_true", help="skip the capacity search")
     district.add_argument("--hang-s", type=float, default=30.0, help="--fault: seconds the primary hangs (default 30)")
     p.add_argument("--fault-child", help=argparse.SUPPRESS)  # internal: the measured process of --fault
+    from bot import crashbench  # `--crash`: kill the relay process at random points (bot/crashbench.py)
+
+    crashbench.add_arguments(p)
     p.set_defaults(func=cmd_bench)
 
 
@@ -935,6 +938,10 @@ def finish(report: dict[str, Any], text: str, args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if getattr(args, "crash", False):
+        from bot import crashbench
+
+        return crashbench.cmd_crash(args)
     progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     setup_logging("WARNING")
     if args.fault_child:

@@ -126,6 +126,17 @@ class Settings(BaseSettings):
         30.0, ge=0, le=86400, description="seconds between retries of untranslated messages; 0 turns them off"
     )
 
+    # Delivery. After a restart or a new gateway session, each linked channel's last `catchup_hours` (at most
+    # `catchup_messages` messages) are read, and what was missed is relayed in order.
+    catchup_hours: float = Field(2.0, ge=0, le=48, description="hours of channel history read back after a restart")
+    catchup_messages: int = Field(500, ge=0, le=5000, description="messages per channel read back after a restart")
+    delivery_hold: float = Field(120.0, ge=0, le=3600, description="seconds a failing post holds those behind it")
+    shutdown_grace: float = Field(8.0, ge=0, le=300, description="seconds SIGTERM waits for deliveries in flight")
+    discord_timeout: float = Field(10.0, ge=1, le=120, description="seconds one Discord call may take")
+    # TESTING ONLY: a Discord-compatible server instead of discord.com, e.g. http://127.0.0.1:PORT/api/v10
+    # (the loopback server of bot/testing). Never set it in production; the bot warns when it is set.
+    discord_api_base: str | None = Field(None, description="testing only: a Discord-compatible server's API URL")
+
     # A role ID (Server Settings -> Roles -> right-click -> Copy Role ID), or a name resolved once per server.
     volunteer_role: str | None = Field("Volunteer", description="role that may change glossary terms")
     facilitator_role: str | None = Field(None, description="role that may set up meeting channels")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol, TextIO
 
@@ -25,21 +26,44 @@ class Outgoing:
 
 
 class SinkError(Exception):
-    """A post/edit/delete failed; `retryable` says whether trying again later may help."""
+    """A post/edit/delete failed. `retryable`: trying again later may help (429, 5xx, timeouts, network).
+    `gone`: the channel no longer exists. `permission`: the permission the bot lacks there, by its name in
+    Discord's settings ("Send Messages"). A failed post may still have been made: the relay looks it up."""
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool = True, gone: bool = False, permission: str | None = None
+    ) -> None:
         super().__init__(message)
-        self.retryable = retryable
+        self.retryable = retryable and not gone and permission is None
+        self.gone = gone
+        self.permission = permission
 
 
 class Sink(Protocol):
+    # (posts, seconds) a channel accepts before the platform makes it wait, or None; a channel that falls
+    # behind gets consecutive messages of one speaker combined into one post.
+    rate_limit: tuple[int, float] | None
+
     async def post(self, channel_id: int, message: Outgoing) -> int:
         """Post and return the new message id."""
         ...
 
-    async def edit(self, channel_id: int, message_id: int, message: Outgoing) -> None: ...
+    async def edit(self, channel_id: int, message_id: int, message: Outgoing) -> None:
+        """Edit a message we posted; a message that is gone is not an error."""
+        ...
 
-    async def delete(self, channel_id: int, message_id: int) -> None: ...
+    async def delete(self, channel_id: int, message_id: int) -> None:
+        """Delete a message we posted; a message already gone is not an error."""
+        ...
+
+    async def find(self, channel_id: int, after: int | None, message: Outgoing) -> int | None:
+        """The id of a message we posted in the channel after message `after` that shows `message`, if any:
+        how a post whose answer was lost (a crash, a timeout) is found instead of being made twice."""
+        ...
+
+    def link(self, channel_id: int, message_id: int) -> str:
+        """Where a reader can jump to a message."""
+        ...
 
 
 @dataclass
@@ -56,35 +80,61 @@ class MemorySink:
     """Keeps every channel's messages in memory; used by tests and the benchmark.
 
     `latency` adds a delay per call (a stand-in for Discord's round trip); `fail_next` makes the next
-    N calls raise a retryable SinkError.
+    N calls raise a retryable SinkError; `lose_next_reply` makes the next N posts succeed but raise as if the
+    answer had been lost on the way back; `errors[channel]` is raised by every call to that channel;
+    `fault(action, channel, message)` may return an error to raise for one call.
     """
 
     latency: float = 0.0
     fail_next: int = 0
+    lose_next_reply: int = 0
+    errors: dict[int, SinkError] = field(default_factory=dict)
+    fault: Callable[[str, int, Outgoing | None], SinkError | None] | None = None
+    rate_limit: tuple[int, float] | None = None
     messages: dict[int, Posted] = field(default_factory=dict)
+    calls: list[tuple[str, int]] = field(default_factory=list)  # (post | edit | delete | find, channel id)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(10_000_000))
 
-    async def _call(self) -> None:
+    async def _call(self, action: str, channel_id: int, message: Outgoing | None = None) -> None:
+        self.calls.append((action, channel_id))
         if self.latency:
             await asyncio.sleep(self.latency)
+        if channel_id in self.errors:
+            raise self.errors[channel_id]
+        if self.fault is not None and (error := self.fault(action, channel_id, message)) is not None:
+            raise error
         if self.fail_next > 0:
             self.fail_next -= 1
             raise SinkError("simulated outage")
 
     async def post(self, channel_id: int, message: Outgoing) -> int:
-        await self._call()
+        await self._call("post", channel_id, message)
         posted = Posted(next(self._ids), channel_id, message)
         self.messages[posted.id] = posted
+        if self.lose_next_reply > 0:
+            self.lose_next_reply -= 1
+            raise SinkError("simulated timeout after the post was made")
         return posted.id
 
+    async def find(self, channel_id: int, after: int | None, message: Outgoing) -> int | None:
+        await self._call("find", channel_id)
+        for posted in sorted(self.messages.values(), key=lambda p: p.id):
+            if posted.channel_id == channel_id and not posted.deleted and posted.id > (after or 0):
+                if posted.message.content == message.content:
+                    return posted.id
+        return None
+
+    def link(self, channel_id: int, message_id: int) -> str:
+        return f"memory://{channel_id}/{message_id}"
+
     async def edit(self, channel_id: int, message_id: int, message: Outgoing) -> None:
-        await self._call()
+        await self._call("edit", channel_id, message)
         posted = self.messages[message_id]
         posted.message = message
         posted.edits += 1
 
     async def delete(self, channel_id: int, message_id: int) -> None:
-        await self._call()
+        await self._call("delete", channel_id)
         self.messages[message_id].deleted = True
 
     def channel(self, channel_id: int) -> list[Outgoing]:

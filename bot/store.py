@@ -5,6 +5,7 @@ Other modules call the typed methods below; none of them writes SQL.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import json
@@ -13,7 +14,7 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,88 @@ MIGRATIONS: list[str] = [
     DELETE FROM translation_cache;
     ALTER TABLE translation_cache ADD COLUMN tier INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: delivery you can promise. Outbox states and moves are listed in `OUTBOX_MOVES`. body: the exact text the
+    # channel shows, or is being posted (a restart finds a `posting` post by it); posted_after: the newest relayed
+    # message in the channel when that post began (where to look); next_attempt_at: backoff; host_id: this copy
+    # was combined into another source's post. channel_cursors: the last source message handled per linked
+    # channel, where catch-up starts after a restart or a new gateway session.
+    """
+    ALTER TABLE outbox ADD COLUMN next_attempt_at REAL NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN body TEXT;
+    ALTER TABLE outbox ADD COLUMN posted_after INTEGER;
+    ALTER TABLE outbox ADD COLUMN host_id INTEGER;
+    CREATE INDEX outbox_channel ON outbox (channel_id, state);
+    CREATE INDEX outbox_host ON outbox (host_id, channel_id) WHERE host_id IS NOT NULL;
+    CREATE INDEX message_map_channel ON message_map (channel_id, source_id);
+    CREATE TABLE channel_cursors (
+        channel_id INTEGER PRIMARY KEY,
+        last_message_id INTEGER NOT NULL
+    );
+    INSERT INTO channel_cursors (channel_id, last_message_id)
+        SELECT c.channel_id, COALESCE(
+            (SELECT MAX(s.message_id) FROM sources s WHERE s.channel_id = c.channel_id),
+            (CAST(strftime('%s', 'now') AS INTEGER) * 1000 - 1420070400000) << 22)
+        FROM channels c;
+    """,
 ]
+
+DISCORD_EPOCH_MS = 1420070400000
+
+# The outbox state machine: one row per (source message, target channel), written before any network call.
+OUTBOX_MOVES: dict[str, set[str]] = {
+    "pending": {"posting", "delivered", "untranslated", "deleted", "failed"},  # work to do: post, edit, delete
+    "posting": {"delivered", "untranslated", "pending", "deleted", "failed"},  # a post in flight: look it up first
+    "delivered": {"pending"},  # the source was edited or deleted
+    "untranslated": {"pending", "delivered"},  # the original is shown, marked; a retry edits the translation in
+    "corrected": {"pending"},  # a volunteer's text; only an edit or delete of the source replaces it
+    "deleted": set(),
+    "failed": {"pending"},  # terminal for posts and edits; a delete of the source still removes a copy
+}
+LIVE_STATES = ("pending", "posting", "delivered", "untranslated", "corrected")
+
+
+def time_snowflake(at: float | None = None) -> int:
+    """The smallest Discord id of a message posted at `at` (default now): ids grow with time."""
+    return (int((time.time() if at is None else at) * 1000) - DISCORD_EPOCH_MS) << 22
+
+
+def snowflake_time(snowflake: int) -> float:
+    return ((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000
+
+
+class DatabaseLocked(Exception):
+    """Another Concord process relays from this database: a second one would post every message twice."""
+
+
+@contextlib.contextmanager
+def exclusive(path: str | Path) -> Iterator[None]:
+    """Hold `<database>.lock` for as long as this process relays from the database.
+
+    The operating system releases the lock when the process ends, however it ends (kill -9 included), so a
+    stale lock never blocks a restart. Raises DatabaseLocked when another process holds it."""
+    if str(path) == ":memory:":
+        yield
+        return
+    import fcntl  # POSIX only; Concord runs on Linux and macOS
+
+    lock_path = Path(f"{path}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.read(fd, 20).decode(errors="replace").strip()
+            who = f" (pid {pid})" if pid.isdigit() else ""
+            raise DatabaseLocked(
+                f"another Concord process{who} is already running on {path}; stop it first "
+                "(two processes on one database would post every message twice)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -232,6 +314,8 @@ class OutboxRow:
     state: str
     version: int
     attempts: int
+    last_error: str | None = None
+    next_attempt_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -242,11 +326,43 @@ class Done:
 
 @dataclass(frozen=True)
 class Delivery:
-    source_version: int
-    source_deleted: bool
+    """One outbox row with everything a delivery must check: the source as it is now, and the copy as the
+    channel shows it (state, source version shown, body, relayed parts)."""
+
+    source: Source
+    channel_id: int
+    language: str
     state: str
     version: int
+    attempts: int
+    body: str | None
+    posted_after: int | None
+    host_id: int | None
     parts: list[int]
+    linked: bool  # the target channel is still linked to the meeting
+    guests: list[int]  # sources combined into this one's post, oldest first
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a first post lands in its channel."""
+
+    before: int | None  # the last part posted for the previous message from the same source channel
+    later: bool  # a copy of a later message from that channel is already there: this one is late
+    newest: int | None  # the newest relayed message in the channel (a lost post is looked for after it)
+    linked: bool
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A copy's new state after a post or edit: what `Store.settle` records."""
+
+    source_id: int
+    state: str
+    version: int
+    body: str | None
+    host_id: int | None = None
+    next_attempt_at: float = 0.0
 
 
 class UnusableDatabase(Exception):
@@ -414,6 +530,8 @@ class Store:
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self.db = db
+        self._write_lock = asyncio.Lock()
+        self._writer: asyncio.Task | None = None
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
@@ -487,6 +605,39 @@ class Store:
         async with self.db.executemany(sql, rows) as cur:
             return Done(cur.rowcount, cur.lastrowid)
 
+    @contextlib.asynccontextmanager
+    async def transaction(self, *, immediate: bool = True) -> AsyncIterator[None]:
+        """One write transaction, all or nothing: every write in this module goes through it.
+
+        The asyncio lock keeps other coroutines' statements and commits out of it (they share this one
+        connection); BEGIN IMMEDIATE keeps other processes out. `immediate=False` saves that round trip on the
+        hot path when the first statement is a write (which takes SQLite's write lock at once anyway). Nested
+        use joins the outer transaction."""
+        task = asyncio.current_task()
+        if task is not None and self._writer is task:
+            yield
+            return
+        async with self._write_lock:
+            self._writer = task
+            try:
+                if self.db.in_transaction:  # a write outside transaction() left one open: end it first
+                    await self.db.commit()
+                if immediate:
+                    await self._run("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    await self.db.rollback()
+                    raise
+                await self.db.commit()
+            finally:
+                self._writer = None
+
+    async def _write(self, sql: str, params: Sequence[Any] = ()) -> Done:
+        """One write statement, atomic by itself."""
+        async with self.transaction(immediate=False):
+            return await self._run(sql, params)
+
     async def schema_version(self) -> int:
         async with self.db.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
@@ -501,12 +652,11 @@ class Store:
     # --- meetings and channels -------------------------------------------------------------------
 
     async def create_meeting(self, guild_id: int, name: str) -> Meeting:
-        await self._run(
+        await self._write(
             "INSERT INTO meetings (guild_id, name, created_at) VALUES (?, ?, ?) "
             "ON CONFLICT (guild_id, name) DO UPDATE SET active = 1",
             (guild_id, name, time.time()),
         )
-        await self.db.commit()
         meeting = await self.meeting_by_name(guild_id, name)
         assert meeting is not None
         return meeting
@@ -527,21 +677,33 @@ class Store:
         return [Meeting(r["id"], r["guild_id"], r["name"], bool(r["active"])) for r in rows]
 
     async def link_channel(self, channel_id: int, meeting_id: int, language: str) -> None:
-        """Bind a channel to a meeting language; a channel belongs to one meeting, a language to one channel."""
-        await self._run(
-            "DELETE FROM channels WHERE meeting_id = ? AND language = ? AND channel_id != ?",
-            (meeting_id, language, channel_id),
-        )
-        await self._run(
-            "INSERT INTO channels (channel_id, meeting_id, language) VALUES (?, ?, ?) "
-            "ON CONFLICT (channel_id) DO UPDATE SET meeting_id = excluded.meeting_id, language = excluded.language",
-            (channel_id, meeting_id, language),
-        )
-        await self.db.commit()
+        """Bind a channel to a meeting language; a channel belongs to one meeting, a language to one channel.
+
+        A newly linked channel is caught up from now on, not from its past."""
+        async with self.transaction():
+            async with self.db.execute(
+                "SELECT channel_id FROM channels WHERE meeting_id = ? AND language = ? AND channel_id != ?",
+                (meeting_id, language, channel_id),
+            ) as cur:
+                displaced = [r[0] for r in await cur.fetchall()]
+            for other in displaced:
+                await self.unlink_channel(other)
+            await self._run(
+                "INSERT INTO channels (channel_id, meeting_id, language) VALUES (?, ?, ?) ON CONFLICT (channel_id)"
+                " DO UPDATE SET meeting_id = excluded.meeting_id, language = excluded.language",
+                (channel_id, meeting_id, language),
+            )
+            await self._run(
+                "INSERT OR IGNORE INTO channel_cursors (channel_id, last_message_id) VALUES (?, ?)",
+                (channel_id, time_snowflake()),
+            )
 
     async def unlink_channel(self, channel_id: int) -> bool:
-        cur = await self._run("DELETE FROM channels WHERE channel_id = ?", (channel_id,))
-        await self.db.commit()
+        """Stop relaying a channel: posts and edits still owed to it fail (deletes of its copies still go)."""
+        async with self.transaction():
+            cur = await self._run("DELETE FROM channels WHERE channel_id = ?", (channel_id,))
+            await self._run("DELETE FROM channel_cursors WHERE channel_id = ?", (channel_id,))
+            await self._fail_owed(channel_id, "the channel was unlinked")
         return cur.rowcount > 0
 
     async def channel(self, channel_id: int) -> Channel | None:
@@ -553,6 +715,15 @@ class Store:
             row = await cur.fetchone()
         return Channel(*row) if row else None
 
+    async def linked_channels(self) -> list[Channel]:
+        """Every channel linked to an active meeting."""
+        async with self.db.execute(
+            "SELECT c.channel_id, c.meeting_id, c.language FROM channels c JOIN meetings m ON m.id = c.meeting_id"
+            " WHERE m.active = 1 ORDER BY c.channel_id"
+        ) as cur:
+            rows = await cur.fetchall()
+        return [Channel(*r) for r in rows]
+
     async def meeting_channels(self, meeting_id: int) -> list[Channel]:
         async with self.db.execute(
             "SELECT channel_id, meeting_id, language FROM channels WHERE meeting_id = ? ORDER BY channel_id",
@@ -563,73 +734,99 @@ class Store:
 
     # --- sources and outbox ----------------------------------------------------------------------
 
-    async def add_source(self, source: Source, targets: Iterable[Channel]) -> None:
-        """Record a message and one pending outbox row per target, in one transaction."""
+    async def add_source(self, source: Source, targets: Iterable[Channel]) -> bool:
+        """Record a message, one pending outbox row per target and the channel's cursor, in one transaction.
+
+        False when the message was already recorded (a catch-up and a live event may both bring it)."""
         now = time.time()
-        await self._run(
-            "INSERT OR IGNORE INTO sources (message_id, meeting_id, channel_id, language, author_name,"
-            " avatar_url, content, links, reply_to, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                source.message_id,
-                source.meeting_id,
-                source.channel_id,
-                source.language,
-                source.author_name,
-                source.avatar_url,
-                source.content,
-                source.links,
-                source.reply_to,
-                now,
-            ),
-        )
-        await self._run_many(
-            "INSERT OR IGNORE INTO outbox (source_id, channel_id, language, updated_at) VALUES (?, ?, ?, ?)",
-            [(source.message_id, t.channel_id, t.language, now) for t in targets],
-        )
-        await self.db.commit()
+        async with self.transaction():
+            done = await self._run(
+                "INSERT OR IGNORE INTO sources (message_id, meeting_id, channel_id, language, author_name,"
+                " avatar_url, content, links, reply_to, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    source.message_id,
+                    source.meeting_id,
+                    source.channel_id,
+                    source.language,
+                    source.author_name,
+                    source.avatar_url,
+                    source.content,
+                    source.links,
+                    source.reply_to,
+                    now,
+                ),
+            )
+            if done.rowcount == 0:
+                return False
+            await self._run_many(
+                "INSERT OR IGNORE INTO outbox (source_id, channel_id, language, updated_at) VALUES (?, ?, ?, ?)",
+                [(source.message_id, t.channel_id, t.language, now) for t in targets],
+            )
+            await self._run(
+                "INSERT INTO channel_cursors (channel_id, last_message_id) VALUES (?, ?) ON CONFLICT (channel_id)"
+                " DO UPDATE SET last_message_id = MAX(last_message_id, excluded.last_message_id)",
+                (source.channel_id, source.message_id),
+            )
+        return True
+
+    async def cursor(self, channel_id: int) -> int | None:
+        """The last source message handled in a linked channel (or when it was linked); catch-up starts after."""
+        async with self.db.execute(
+            "SELECT last_message_id FROM channel_cursors WHERE channel_id = ?", (channel_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else None
 
     async def source(self, message_id: int) -> Source | None:
         async with self.db.execute("SELECT * FROM sources WHERE message_id = ?", (message_id,)) as cur:
             row = await cur.fetchone()
-        if row is None:
-            return None
-        return Source(
-            row["message_id"],
-            row["meeting_id"],
-            row["channel_id"],
-            row["language"],
-            row["author_name"],
-            row["avatar_url"],
-            row["content"],
-            row["reply_to"],
-            row["version"],
-            bool(row["deleted"]),
-            row["links"],
-        )
+        return _source(row) if row else None
+
+    async def channel_sources(self, channel_id: int, after_id: int) -> list[Source]:
+        """Messages recorded from a channel after `after_id`, oldest first (catch-up compares them with history)."""
+        async with self.db.execute(
+            "SELECT * FROM sources WHERE channel_id = ? AND message_id > ? ORDER BY message_id", (channel_id, after_id)
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_source(r) for r in rows]
 
     async def edit_source(self, message_id: int, content: str) -> int | None:
-        """Store new content; returns the new version, or None when the message is unknown or deleted."""
-        cur = await self._run(
-            "UPDATE sources SET content = ?, version = version + 1 "
-            "WHERE message_id = ? AND deleted = 0 AND content != ?",
-            (content, message_id, content),
-        )
-        await self.db.commit()
-        if cur.rowcount == 0:
-            return None
-        source = await self.source(message_id)
-        return source.version if source else None
+        """Store new content and owe every copy an edit, in one transaction; returns the new version, or None
+        when the message is unknown, deleted or unchanged."""
+        async with self.transaction():
+            cur = await self._run(
+                "UPDATE sources SET content = ?, version = version + 1 "
+                "WHERE message_id = ? AND deleted = 0 AND content != ?",
+                (content, message_id, content),
+            )
+            if cur.rowcount == 0:
+                return None
+            await self._owe(message_id, "state IN ('delivered', 'untranslated', 'corrected', 'pending')")
+            async with self.db.execute("SELECT version FROM sources WHERE message_id = ?", (message_id,)) as c:
+                row = await c.fetchone()
+        return int(row[0])
 
     async def delete_source(self, message_id: int) -> bool:
-        cur = await self._run("UPDATE sources SET deleted = 1 WHERE message_id = ? AND deleted = 0", (message_id,))
-        await self.db.commit()
-        return cur.rowcount > 0
+        """Mark a message deleted and owe every copy a delete, in one transaction."""
+        async with self.transaction():
+            cur = await self._run("UPDATE sources SET deleted = 1 WHERE message_id = ? AND deleted = 0", (message_id,))
+            if cur.rowcount == 0:
+                return False
+            await self._owe(message_id, "state NOT IN ('deleted', 'posting')")
+        return True
+
+    async def _owe(self, message_id: int, which: str) -> None:
+        """Owe the copies of a message in state `which` work again (an edit or a delete), due now. A `posting`
+        copy keeps its state: its post is looked up first, the new text follows."""
+        await self._run(
+            f"UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = 0, updated_at = ?"
+            f" WHERE source_id = ? AND {which}",
+            (time.time(), message_id),
+        )
 
     async def outbox(self, source_id: int) -> list[OutboxRow]:
         async with self.db.execute(
-            "SELECT source_id, channel_id, language, state, version, attempts FROM outbox "
-            "WHERE source_id = ? ORDER BY channel_id",
-            (source_id,),
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE source_id = ? ORDER BY channel_id", (source_id,)
         ) as cur:
             rows = await cur.fetchall()
         return [OutboxRow(*r) for r in rows]
@@ -637,9 +834,21 @@ class Store:
     async def outbox_in_state(self, *states: str) -> list[OutboxRow]:
         marks = ",".join("?" * len(states))
         async with self.db.execute(
-            "SELECT source_id, channel_id, language, state, version, attempts FROM outbox "
-            f"WHERE state IN ({marks}) ORDER BY source_id, channel_id",
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE state IN ({marks}) ORDER BY source_id, channel_id",
             states,
+        ) as cur:
+            rows = await cur.fetchall()
+        return [OutboxRow(*r) for r in rows]
+
+    async def due(self, now: float, *, untranslated: bool = True) -> list[OutboxRow]:
+        """Rows with work to do whose next attempt is due, oldest source first: posts, edits and deletes owed
+        (pending, posting) and, with `untranslated`, originals waiting for their translation."""
+        states = ("pending", "posting", "untranslated") if untranslated else ("pending", "posting")
+        marks = ",".join("?" * len(states))
+        async with self.db.execute(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE state IN ({marks}) AND next_attempt_at <= ?"
+            " ORDER BY source_id, channel_id",
+            (*states, now),
         ) as cur:
             rows = await cur.fetchall()
         return [OutboxRow(*r) for r in rows]
@@ -652,22 +861,71 @@ class Store:
         version: int | None = None,
         error: str | None = None,
     ) -> None:
-        await self._run(
+        await self._write(
             "UPDATE outbox SET state = ?, version = COALESCE(?, version), last_error = ?, updated_at = ?,"
             " attempts = attempts + (CASE WHEN ? IS NULL THEN 0 ELSE 1 END)"
             " WHERE source_id = ? AND channel_id = ?",
             (state, version, error, time.time(), error, source_id, channel_id),
         )
-        await self.db.commit()
+
+    async def begin_post(self, source_id: int, channel_id: int, body: str, after: int | None) -> None:
+        """A post is about to be made: remember its exact text and where it will appear, so that a restart can
+        find it in the channel instead of posting it twice."""
+        await self._write(
+            "UPDATE outbox SET state = 'posting', body = ?, posted_after = ?, updated_at = ?"
+            " WHERE source_id = ? AND channel_id = ?",
+            (body, after, time.time(), source_id, channel_id),
+        )
+
+    async def retry_later(
+        self, source_id: int, channel_id: int, error: str, at: float, *, state: str | None = None
+    ) -> None:
+        """Count a failed attempt and when to try again (the state stays unless given)."""
+        await self._write(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+            " state = COALESCE(?, state), updated_at = ? WHERE source_id = ? AND channel_id = ?",
+            (error[:500], at, state, time.time(), source_id, channel_id),
+        )
+
+    async def fail(self, source_id: int, channel_id: int, error: str) -> None:
+        await self._write(
+            "UPDATE outbox SET state = 'failed', last_error = ?, attempts = attempts + 1, updated_at = ?"
+            " WHERE source_id = ? AND channel_id = ?",
+            (error[:500], time.time(), source_id, channel_id),
+        )
+
+    async def fail_channel(self, channel_id: int, error: str) -> int:
+        """Every post, edit and delete still owed to a channel that is gone fails; returns how many."""
+        async with self.transaction():
+            cur = await self._run(
+                "UPDATE outbox SET state = 'failed', last_error = ?, updated_at = ?"
+                " WHERE channel_id = ? AND state IN ('pending', 'posting', 'untranslated')",
+                (error, time.time(), channel_id),
+            )
+        return cur.rowcount
+
+    async def _fail_owed(self, channel_id: int, error: str) -> None:
+        """Posts and edits owed to an unlinked channel fail; deletes of copies already there still go."""
+        await self._run(
+            "UPDATE outbox SET state = 'failed', last_error = ?, updated_at = ? WHERE channel_id = ?"
+            " AND state IN ('pending', 'posting', 'untranslated')"
+            " AND source_id IN (SELECT message_id FROM sources WHERE deleted = 0)",
+            (error, time.time(), channel_id),
+        )
 
     # --- message map -----------------------------------------------------------------------------
 
     async def delivery(self, source_id: int, channel_id: int) -> Delivery | None:
         """Everything a delivery must check, in one query (the relay's hot path: one round trip, not three)."""
         async with self.db.execute(
-            "SELECT s.version, s.deleted, o.state, o.version,"
+            "SELECT s.*, o.language AS target_language, o.state, o.version AS shown_version, o.attempts, o.body,"
+            " o.posted_after, o.host_id,"
             " (SELECT group_concat(relayed_id) FROM (SELECT relayed_id FROM message_map"
-            "   WHERE source_id = s.message_id AND channel_id = o.channel_id ORDER BY part))"
+            "   WHERE source_id = s.message_id AND channel_id = o.channel_id ORDER BY part)) AS part_ids,"
+            " (SELECT group_concat(source_id) FROM (SELECT source_id FROM outbox"
+            "   WHERE host_id = s.message_id AND channel_id = o.channel_id ORDER BY source_id)) AS guest_ids,"
+            " EXISTS (SELECT 1 FROM channels c WHERE c.channel_id = o.channel_id AND c.meeting_id = s.meeting_id)"
+            "   AS linked"
             " FROM sources s JOIN outbox o ON o.source_id = s.message_id"
             " WHERE s.message_id = ? AND o.channel_id = ?",
             (source_id, channel_id),
@@ -675,29 +933,50 @@ class Store:
             row = await cur.fetchone()
         if row is None:
             return None
-        parts = [int(p) for p in row[4].split(",")] if row[4] else []
-        return Delivery(row[0], bool(row[1]), row[2], row[3], parts)
-
-    async def delivered(
-        self, source_id: int, channel_id: int, new_parts: list[tuple[int, int]], state: str, version: int
-    ) -> None:
-        """Record the last posted parts and the outbox state in one transaction."""
-        await self._run_many(
-            "INSERT OR REPLACE INTO message_map (source_id, channel_id, part, relayed_id) VALUES (?, ?, ?, ?)",
-            [(source_id, channel_id, part, relayed_id) for part, relayed_id in new_parts],
+        parts = [int(p) for p in row["part_ids"].split(",")] if row["part_ids"] else []
+        guests = [int(g) for g in row["guest_ids"].split(",")] if row["guest_ids"] else []
+        return Delivery(
+            source=_source(row),
+            channel_id=channel_id,
+            language=row["target_language"],
+            state=row["state"],
+            version=row["shown_version"],
+            attempts=row["attempts"],
+            body=row["body"],
+            posted_after=row["posted_after"],
+            host_id=row["host_id"],
+            parts=parts,
+            linked=bool(row["linked"]),
+            guests=guests,
         )
-        await self.set_outbox(source_id, channel_id, state, version=version)
+
+    async def settle(
+        self, channel_id: int, rows: Sequence[Settled], new_parts: Iterable[tuple[int, int, int]] = ()
+    ) -> None:
+        """Record what a channel now shows, in one transaction: the state, version and body of each copy
+        (several when messages were combined into one post) and the last (source, part, relayed id) posted."""
+        at = time.time()
+        new_parts = [(source_id, channel_id, part, relayed_id) for source_id, part, relayed_id in new_parts]
+        async with self.transaction(immediate=False):  # writes only
+            if new_parts:
+                await self._run_many(
+                    "INSERT OR REPLACE INTO message_map (source_id, channel_id, part, relayed_id) VALUES (?, ?, ?, ?)",
+                    new_parts,
+                )
+            await self._run_many(
+                "UPDATE outbox SET state = ?, version = ?, body = ?, host_id = ?, next_attempt_at = ?, attempts = 0,"
+                " last_error = NULL, posted_after = NULL, updated_at = ? WHERE source_id = ? AND channel_id = ?",
+                [(r.state, r.version, r.body, r.host_id, r.next_attempt_at, at, r.source_id, channel_id) for r in rows],
+            )
 
     async def add_part(self, source_id: int, channel_id: int, part: int, relayed_id: int) -> None:
-        await self._run(
+        await self._write(
             "INSERT OR REPLACE INTO message_map (source_id, channel_id, part, relayed_id) VALUES (?, ?, ?, ?)",
             (source_id, channel_id, part, relayed_id),
         )
-        await self.db.commit()
 
     async def remove_part(self, relayed_id: int) -> None:
-        await self._run("DELETE FROM message_map WHERE relayed_id = ?", (relayed_id,))
-        await self.db.commit()
+        await self._write("DELETE FROM message_map WHERE relayed_id = ?", (relayed_id,))
 
     async def parts(self, source_id: int, channel_id: int) -> list[int]:
         """Relayed message ids of a source in one channel, in part order."""
@@ -707,6 +986,21 @@ class Store:
         ) as cur:
             rows = await cur.fetchall()
         return [r[0] for r in rows]
+
+    async def placement(self, source: Source, channel_id: int) -> Placement:
+        """Where a first post of `source` lands in `channel_id`, in one query (see Placement)."""
+        async with self.db.execute(
+            "SELECT (SELECT m.relayed_id FROM message_map m JOIN sources s ON s.message_id = m.source_id"
+            "   WHERE m.channel_id = :c AND s.channel_id = :sc AND s.message_id < :id"
+            "   ORDER BY s.message_id DESC, m.part DESC LIMIT 1),"
+            " EXISTS (SELECT 1 FROM message_map m JOIN sources s ON s.message_id = m.source_id"
+            "   WHERE m.channel_id = :c AND s.channel_id = :sc AND s.message_id > :id),"
+            " (SELECT MAX(relayed_id) FROM message_map WHERE channel_id = :c),"
+            " EXISTS (SELECT 1 FROM channels WHERE channel_id = :c AND meeting_id = :meeting)",
+            {"c": channel_id, "sc": source.channel_id, "id": source.message_id, "meeting": source.meeting_id},
+        ) as cur:
+            row = await cur.fetchone()
+        return Placement(row[0], bool(row[1]), row[2], bool(row[3]))
 
     async def relayed(self, relayed_id: int) -> Relayed | None:
         """A relayed message with its source, channel, part and language; None if it is not ours."""
@@ -723,22 +1017,18 @@ class Store:
     async def record_correction(self, correction: Correction) -> int:
         """Store a correction and mark its outbox row 'corrected' at that source version, in one transaction."""
         c = correction
-        try:
+        async with self.transaction():
             cur = await self._run(
                 "INSERT INTO corrections (relayed_id, source_id, channel_id, language, source_version, original,"
                 " corrected, by, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (c.relayed_id, c.source_id, c.channel_id, c.language, c.source_version, c.original, c.corrected,
                  c.by, c.at),
             )  # fmt: skip
-            await self._run(
-                "UPDATE outbox SET state = 'corrected', version = ?, last_error = NULL, updated_at = ?"
+            await self._run(  # body NULL: the next edit of the source always replaces the volunteer's text
+                "UPDATE outbox SET state = 'corrected', version = ?, body = NULL, last_error = NULL, updated_at = ?"
                 " WHERE source_id = ? AND channel_id = ?",
                 (c.source_version, c.at, c.source_id, c.channel_id),
             )
-            await self.db.commit()
-        except BaseException:
-            await self.db.rollback()
-            raise
         return int(cur.lastrowid or 0)
 
     async def corrections(self, *, relayed_id: int | None = None, source_id: int | None = None) -> list[Correction]:
@@ -757,9 +1047,9 @@ class Store:
 
         Returns how many messages were forgotten. Glossaries and their history are kept."""
         cutoff = time.time() - older_than_days * 86400
-        cur = await self._run("DELETE FROM sources WHERE created_at < ?", (cutoff,))
-        await self._run("DELETE FROM translation_cache WHERE created_at < ?", (cutoff,))
-        await self.db.commit()
+        async with self.transaction():
+            cur = await self._run("DELETE FROM sources WHERE created_at < ?", (cutoff,))
+            await self._run("DELETE FROM translation_cache WHERE created_at < ?", (cutoff,))
         return cur.rowcount
 
     # --- translation cache -----------------------------------------------------------------------
@@ -773,11 +1063,10 @@ class Store:
         return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
     async def cache_translation(self, key: str, text: str, backend: str, tier: int = 0) -> None:
-        await self._run(
+        await self._write(
             "INSERT OR REPLACE INTO translation_cache (key, text, backend, tier, created_at) VALUES (?, ?, ?, ?, ?)",
             (key, text, backend, tier, time.time()),
         )
-        await self.db.commit()
 
     async def meeting_guild(self, meeting_id: int) -> int | None:
         async with self.db.execute("SELECT guild_id FROM meetings WHERE id = ?", (meeting_id,)) as cur:
@@ -832,7 +1121,7 @@ class Store:
                 else:
                     rendering_deletes.append(ident)
             audit.append((now, by, change.action, *ident, _json(change.before), _json(after)))
-        try:
+        async with self.transaction():  # all or nothing, audit rows (the version) included
             await self._run_many(
                 "DELETE FROM glossary_renderings WHERE concept_key = ? AND language = ? AND guild_id = ?",
                 rendering_deletes,
@@ -854,10 +1143,6 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 audit,
             )
-            await self.db.commit()
-        except BaseException:
-            await self.db.rollback()
-            raise
         return await self.glossary_version()
 
     async def glossary_history(
@@ -891,12 +1176,30 @@ class Store:
         return {r[0]: r[1] for r in rows}
 
     async def add_glossary_mention(self, meeting_id: int, language: str, concept_key: str, message_id: int) -> None:
-        await self._run(
+        await self._write(
             "INSERT OR REPLACE INTO glossary_mentions (meeting_id, language, concept_key, message_id, at)"
             " VALUES (?, ?, ?, ?, ?)",
             (meeting_id, language, concept_key, message_id, time.time()),
         )
-        await self.db.commit()
+
+
+_OUTBOX_COLUMNS = "source_id, channel_id, language, state, version, attempts, last_error, next_attempt_at"
+
+
+def _source(row: aiosqlite.Row) -> Source:
+    return Source(
+        row["message_id"],
+        row["meeting_id"],
+        row["channel_id"],
+        row["language"],
+        row["author_name"],
+        row["avatar_url"],
+        row["content"],
+        row["reply_to"],
+        row["version"],
+        bool(row["deleted"]),
+        row["links"],
+    )
 
 
 def _split(value: str) -> tuple[str, ...]:

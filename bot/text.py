@@ -180,7 +180,60 @@ _SPACE = re.compile(r"\s+")
 _VISIBLE = re.compile(r"\S")
 # Cut before a paragraph/line break or a run of spaces, after a sentence mark.
 _BOUNDARIES = ((_PARAGRAPH, False), (_LINE, False), (_SENTENCE, True), (_SPACE, False))
-_GLUE = {"\u200d", "\ufe0e", "\ufe0f"}
+_ZWJ = "\u200d"
+
+
+def _extends(ch: str) -> bool:
+    """Characters that belong to the character before them: combining and spacing marks, variation
+    selectors, emoji skin tones, tag characters (subdivision flags), the zero-width joiner."""
+    cp = ord(ch)
+    return (
+        unicodedata.category(ch) in ("Mn", "Me", "Mc")
+        or ch == _ZWJ
+        or 0x1F3FB <= cp <= 0x1F3FF
+        or 0xE0020 <= cp <= 0xE007F
+        or 0xFE00 <= cp <= 0xFE0F
+        or 0xE0100 <= cp <= 0xE01EF
+    )
+
+
+def _regional(ch: str) -> bool:
+    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
+
+
+def _jamo(ch: str) -> str:
+    """Hangul syllable part: L, V, T, LV, LVT, or '' (not Hangul)."""
+    cp = ord(ch)
+    if 0x1100 <= cp <= 0x115F or 0xA960 <= cp <= 0xA97C:
+        return "L"
+    if 0x1160 <= cp <= 0x11A7 or 0xD7B0 <= cp <= 0xD7C6:
+        return "V"
+    if 0x11A8 <= cp <= 0x11FF or 0xD7CB <= cp <= 0xD7FB:
+        return "T"
+    if 0xAC00 <= cp <= 0xD7A3:
+        return "LV" if (cp - 0xAC00) % 28 == 0 else "LVT"
+    return ""
+
+
+_HANGUL_JOINS = {("L", "L"), ("L", "V"), ("L", "LV"), ("L", "LVT"), ("LV", "V"), ("LV", "T"), ("V", "V"),
+                 ("V", "T"), ("LVT", "T"), ("T", "T")}  # fmt: skip
+
+
+def grapheme_boundary(text: str, at: int) -> bool:
+    """Whether cutting `text` before position `at` keeps every character a reader sees whole (the rules of
+    Unicode's grapheme clusters that chat text meets: marks, skin tones, ZWJ sequences such as family emoji,
+    flags, keycaps, subdivision flags, Hangul syllables, CR LF)."""
+    if at <= 0 or at >= len(text):
+        return True
+    before, after = text[at - 1], text[at]
+    if (before, after) == ("\r", "\n") or _extends(after) or before == _ZWJ:
+        return False
+    if _regional(before) and _regional(after):
+        run = 0
+        while at - run - 1 >= 0 and _regional(text[at - run - 1]):
+            run += 1
+        return run % 2 == 0  # flags are pairs: cut between pairs, never inside one
+    return (_jamo(before), _jamo(after)) not in _HANGUL_JOINS
 
 
 @dataclass(frozen=True)
@@ -222,7 +275,7 @@ class _Splitter:
 
     def allowed(self, at: int, pos: int, budget: int, code_ok: bool) -> _Cut | None:
         """A cut at `at` if it is legal for a chunk starting at `pos` with room for `budget` chars."""
-        if at - pos > budget or at <= self.first_visible(pos):
+        if at - pos > budget or at <= self.first_visible(pos) or not grapheme_boundary(self.text, at):
             return None
         span = self.span_around(at)
         if span is None:
@@ -272,9 +325,7 @@ class _Splitter:
                 at = span.start
         elif span is not None and span.start > first:
             at = span.start
-        while at > pos + 1 and (
-            unicodedata.combining(self.text[at]) or self.text[at] in _GLUE or self.text[at - 1] == "\u200d"
-        ):
+        while at > pos + 1 and not grapheme_boundary(self.text, at):
             at -= 1
         return _Cut(max(at, pos + 1), fence)
 

@@ -1,6 +1,7 @@
 """Relay listeners: turn Discord message events into `Incoming` messages, edits and deletes for the engine.
 
-The raw edit and delete events are used because they also fire for messages no longer in the cache.
+The raw edit and delete events are used because they also fire for messages no longer in the cache. The
+engine handles each channel's events one at a time, in the order they arrive here.
 """
 
 from __future__ import annotations
@@ -11,45 +12,25 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot.relay import Attachment, Incoming
+from bot.app import to_incoming
 
 if TYPE_CHECKING:
     from bot.app import ConcordBot
 
 log = logging.getLogger(__name__)
 
-RELAYED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
-
 
 class Relay(commands.Cog):
     def __init__(self, bot: ConcordBot) -> None:
         self.bot = bot
 
-    def incoming(self, message: discord.Message) -> Incoming:
-        reply_to = None
-        ref = message.reference
-        if ref is not None and ref.type is discord.MessageReferenceType.reply:
-            reply_to = ref.message_id
-        return Incoming(
-            message_id=message.id,
-            channel_id=message.channel.id,
-            author_id=message.author.id,
-            author_name=message.author.display_name,
-            content=message.content,
-            avatar_url=message.author.display_avatar.url,
-            reply_to=reply_to,
-            attachments=tuple(Attachment(a.url, a.filename) for a in message.attachments),
-            is_bot=message.author.bot or self.bot.sink.is_ours(message.webhook_id),
-            webhook_id=message.webhook_id,
-        )
-
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        if message.guild is None or message.type not in RELAYED_TYPES:
+        incoming = to_incoming(message, self.bot.sink)
+        if incoming is None:
             return  # DMs, pins, joins, thread notices...
-        # Bots and webhooks (our relayed copies among them) are flagged; the engine never relays them.
         try:
-            await self.bot.engine.handle_message(self.incoming(message))
+            await self.bot.engine.handle_message(incoming)
         except Exception:
             log.exception("could not relay message %s in channel %s", message.id, message.channel.id)
 
@@ -80,6 +61,12 @@ class Relay(commands.Cog):
             return
         for message_id in sorted(payload.message_ids):
             await self._delete(payload.channel_id, message_id)
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        """A linked channel deleted by an admin is unlinked, with one notice in its meeting's main channel."""
+        if await self.bot.store.channel(channel.id) is not None:
+            await self.bot.engine.channel_gone(channel.id)
 
     async def _delete(self, channel_id: int, message_id: int) -> None:
         try:

@@ -61,5 +61,19 @@ def translator(settings, store):
 
 
 @pytest.fixture
+def translator_for(settings):
+    """Build the translation chain for another store (e.g. a database opened by the test itself)."""
+    made = []
+
+    def make(store: Store):
+        made.append(build_translator(settings, store))
+        return made[-1]
+
+    yield make
+    for service in made:
+        service.close()
+
+
+@pytest.fixture
 def sink() -> MemorySink:
     return MemorySink()

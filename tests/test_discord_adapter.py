@@ -7,6 +7,7 @@ The fake translator tags each text with its target code ("[es] ..."), so a test 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from dataclasses import dataclass
 
@@ -106,8 +107,17 @@ async def settle(bot: ConcordBot) -> None:
         await bot.engine.drain()
 
 
+NOTICE = re.compile(r"^(\*\*Concord:\*\* )?(⚠️|ℹ️) ")
+
+
 def relayed(server: FakeDiscord, channel_id: int) -> list:
-    return server.by_bot(channel_id)
+    """Relayed copies in a channel (Concord's notices about problems left out)."""
+    return [m for m in server.by_bot(channel_id) if not NOTICE.match(m.content)]
+
+
+def notices(server: FakeDiscord, channel_id: int) -> list[str]:
+    """Concord's notices in a channel (a missing permission, a deleted channel...)."""
+    return [m.content for m in server.by_bot(channel_id) if NOTICE.match(m.content)]
 
 
 # --- relaying ------------------------------------------------------------------------------------
@@ -289,6 +299,10 @@ async def test_without_manage_webhooks_messages_arrive_as_plain_bot_messages(bot
     assert answer.message_reference["message_id"] == str(question)  # a real reply
     await settle(bot)
     assert len(relayed(server, meeting.es)) == 1  # the bot's own plain messages were not relayed back
+    # The facilitator learns once per channel why copies look plain, and which permission fixes it.
+    (about_es, about_vi) = sorted(notices(server, meeting.main), key=lambda n: f"<#{meeting.es}>" not in n)
+    assert f"<#{meeting.es}>" in about_es and f"<#{meeting.vi}>" in about_vi
+    assert "**Manage Webhooks**" in about_es
 
 
 async def test_without_manage_webhooks_edits_and_deletes_still_follow(bot, server, meeting):
@@ -301,16 +315,31 @@ async def test_without_manage_webhooks_edits_and_deletes_still_follow(bot, serve
     await server.wait_until(lambda: relayed(server, meeting.es) == [])
 
 
-async def test_rate_limit_is_a_retryable_sink_error_and_bad_request_is_not(bot, server, meeting):
+async def test_a_429_burst_is_waited_out_and_the_post_arrives_once(bot, server, meeting):
+    server.fail(429, "post", times=3, retry_after=0.05)  # with Via and X-RateLimit-* headers, as Discord sends
+    posted = await bot.sink.post(meeting.es, Outgoing(content="hola", author_name="Carmen"))
+    assert server.rate_limited == 3
+    assert [m.id for m in server.by_bot(meeting.es)] == [posted]
+
+
+async def test_sink_errors_say_whether_trying_again_can_help(bot, server, meeting):
     message = Outgoing(content="hola", author_name="Carmen")
-    server.fail_next_post(429)
-    with pytest.raises(SinkError) as limited:
-        await bot.sink.post(meeting.es, message)
-    assert limited.value.retryable
-    server.fail_next_post(400)
+    server.fail(400, "post")
     with pytest.raises(SinkError) as refused:
         await bot.sink.post(meeting.es, message)
-    assert not refused.value.retryable
+    assert not refused.value.retryable and refused.value.permission is None
+    server.deny_webhooks = True  # plain messages: posting them needs Send Messages
+    server.fail(403, "post")
+    with pytest.raises(SinkError) as forbidden:
+        await bot.sink.post(meeting.vi, message)
+    assert forbidden.value.permission == "Send Messages" and not forbidden.value.retryable
+    server.deny_webhooks = False
+    server.fail(503, "post", times=None)
+    bot.sink.timeout = 0.5  # discord.py retries 5xx for ~25 s on its own; the sink stops waiting sooner
+    with pytest.raises(SinkError) as unavailable:
+        await bot.sink.post(meeting.es, message)
+    assert unavailable.value.retryable
+    server.clear_faults()
     assert await bot.sink.post(meeting.es, message) > 0
 
 
@@ -413,3 +442,116 @@ async def test_language_autocomplete_suggests_matching_languages(bot, server, me
     reply = await call.reply()
     assert reply["type"] == 8
     assert [c["value"] for c in reply["data"]["choices"]] == ["es"]
+
+
+# --- nothing missed while down, every failure visible ---------------------------------------------
+
+
+def texts(server: FakeDiscord, channel_id: int) -> list[str]:
+    return [m.content for m in relayed(server, channel_id)]
+
+
+async def test_a_new_gateway_session_catches_up_posts_edits_and_deletes_made_in_the_gap(bot, server, meeting):
+    carmen = server.user("Carmen")
+    await server.post(meeting.main, "Before the drop", author=carmen)
+    room = await server.post(meeting.main, "Room 12", author=carmen)
+    wrong = await server.post(meeting.main, "Wrong room", author=carmen)
+    await server.wait_until(lambda: len(relayed(server, meeting.es)) == 3)
+    await bot.engine.drain()
+
+    server.gateway_open.clear()  # the bot stays offline until we let it back
+    await server.disconnect()  # and its RESUME will be refused: a new session, nothing replayed
+    for n in range(3):
+        await server.post(meeting.main, f"During the gap {n}", author=carmen)
+    await server.edit(room, "Room 14")
+    await server.delete(wrong)
+    server.gateway_open.set()
+    await server.post(meeting.main, "After the gap", author=carmen)
+
+    want = ["Before the drop", "Room 14", "During the gap 0", "During the gap 1", "During the gap 2", "After the gap"]
+    await server.wait_until(
+        lambda: (
+            texts(server, meeting.es) == [f"[es] {t}" for t in want]
+            and texts(server, meeting.vi) == [f"[vi] {t}" for t in want]
+        ),
+        seconds=15,
+    )
+    assert (server.sessions, server.resumes) == (2, 0)
+    await settle(bot)
+    assert texts(server, meeting.es) == [f"[es] {t}" for t in want]  # and nothing came twice
+
+
+async def test_a_resumed_session_relays_replayed_events_without_a_catch_up(bot, server, meeting):
+    await server.disconnect(resume=True)
+    await server.post(meeting.main, "Hello again", author=server.user("Carmen"))
+    await server.wait_until(lambda: texts(server, meeting.es) == ["[es] Hello again"], seconds=10)
+    assert (server.sessions, server.resumes) == (1, 1)
+
+
+async def test_a_webhook_deleted_by_an_admin_is_recreated_and_the_message_arrives_once(bot, server, meeting):
+    await server.post(meeting.main, "One", author=server.user("Carmen"))
+    await server.wait_until(lambda: len(relayed(server, meeting.es)) == 1)
+    (first,) = relayed(server, meeting.es)
+    server.delete_webhook(first.webhook_id)
+    await server.post(meeting.main, "Two", author=server.user("Carmen"))
+    await server.wait_until(lambda: len(relayed(server, meeting.es)) == 2)
+    await settle(bot)
+    assert texts(server, meeting.es) == ["[es] One", "[es] Two"]
+    second = relayed(server, meeting.es)[1]
+    assert second.by_webhook and second.webhook_id != first.webhook_id
+    assert [int(h["channel_id"]) for h in server.webhooks.values()].count(meeting.es) == 1
+
+
+async def test_a_deleted_language_channel_is_unlinked_with_one_notice(bot, server, meeting, store):
+    await server.delete_channel(meeting.vi)
+    await server.post(meeting.main, "Still here?", author=server.user("Carmen"))
+    await server.wait_until(lambda: len(relayed(server, meeting.es)) == 1 and notices(server, meeting.main))
+    await settle(bot)
+    assert await store.channel(meeting.vi) is None
+    (notice,) = notices(server, meeting.main)
+    assert f"<#{meeting.vi}>" in notice and "Vietnamese" in notice and "/concord link" in notice
+
+
+async def test_missing_send_messages_fails_that_channel_with_one_notice_naming_the_permission(
+    bot, server, meeting, store
+):
+    server.deny_webhooks = True  # plain messages, and in #tiếng-việt the bot may not post at all
+    server.fail(403, "post", channel_id=meeting.vi, times=None)
+    for n in range(3):
+        await server.post(meeting.main, f"Point {n}", author=server.user("Carmen"))
+    await server.wait_until(lambda: len(relayed(server, meeting.es)) == 3, seconds=5)
+    await settle(bot)
+    send_notices = [n for n in notices(server, meeting.main) if "**Send Messages**" in n]
+    assert len(send_notices) == 1 and f"<#{meeting.vi}>" in send_notices[0]
+    assert len(await store.outbox_in_state("failed")) == 3
+    assert relayed(server, meeting.vi) == []
+
+
+async def test_a_persistent_500_stalls_only_that_channel_with_one_log_line_and_keeps_order(
+    bot, server, meeting, caplog
+):
+    caplog.set_level(logging.INFO, logger="bot.relay")
+    bot.sink.timeout = 1.0  # discord.py would retry a 5xx for ~25 s; the sink stops waiting sooner
+    fault = server.fail(500, "post", channel_id=meeting.es, times=None)
+    for n in range(3):
+        await server.post(meeting.main, f"Item {n}", author=server.user("Carmen"))
+    await server.wait_until(lambda: len(relayed(server, meeting.vi)) == 3, seconds=5)  # not held up by #español
+    await server.wait_until(lambda: fault.hits >= 3, seconds=10)
+    server.clear_faults()
+    await server.wait_until(lambda: len(relayed(server, meeting.es)) == 3, seconds=15)
+    assert texts(server, meeting.es) == [f"[es] Item {n}" for n in range(3)]
+    stalls = [r for r in caplog.records if "stalled" in r.getMessage()]
+    assert len(stalls) == 1 and str(meeting.es) in stalls[0].getMessage()
+    assert any("recovered" in r.getMessage() for r in caplog.records)
+
+
+async def test_under_discords_rate_limit_a_burst_is_combined_in_order_and_nothing_is_doubled(bot, server, meeting):
+    server.webhook_rate_limit = (5, 2.0)
+    carmen = server.user("Carmen")
+    for n in range(16):
+        await server.post(meeting.main, f"Line {n:02d}.", author=carmen)
+    want = " ".join(f"[es] Line {n:02d}." for n in range(16))
+    await server.wait_until(lambda: " ".join(" ".join(texts(server, meeting.es)).split("\n")) == want, seconds=20)
+    posts = relayed(server, meeting.es)
+    assert len(posts) < 16  # consecutive lines of one speaker were combined rather than waiting their turn
+    assert all(len(p.content) <= 2000 and p.username == "Carmen" for p in posts)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 import pytest
 
 from bot.relay import Attachment, Incoming, RelayEngine
-from bot.sinks import MemorySink
+from bot.sinks import MemorySink, SinkError
 from bot.store import Store
 
 MAIN, ES, VI, ZH = 100, 101, 102, 103
@@ -213,7 +214,7 @@ async def test_language_without_machine_translation_gets_the_original_for_an_int
 
 async def test_pending_deliveries_survive_a_restart_and_are_sent_once(store, translator, meeting, libre):
     sink = MemorySink(fail_next=100)  # Discord unreachable: nothing gets posted
-    first = RelayEngine(store, translator, sink, retry_every=0, sink_attempts=1)
+    first = RelayEngine(store, translator, sink, retry_every=0, hold=0)
     await first.start()
     await first.handle_message(say(MAIN, "Are you there?"))
     await first.drain()
@@ -263,3 +264,235 @@ async def test_message_from_a_language_without_machine_translation_reaches_every
         (text,) = sink.texts(channel)
         assert text == "Utz awach\n-# 🗣️ original in K'iche' (no machine translation); an interpreter may follow"
     assert sink.texts(104) == []  # nothing echoed back into the author's own channel
+
+
+# --- delivery you can promise: effectively once, in order, every failure visible ---------------------
+
+
+def engine_with(store, translator, sink, **options) -> RelayEngine:
+    return RelayEngine(store, translator, sink, retry_every=0, sink_backoff=0.01, **options)
+
+
+async def test_a_post_whose_answer_was_lost_is_found_in_the_channel_not_posted_twice(store, translator, meeting):
+    sink = MemorySink(lose_next_reply=1)  # the post is made, but the answer (its id) never comes back
+    engine = engine_with(store, translator, sink)
+    await engine.start()
+    await engine.handle_message(say(MAIN, "Only once, please."))
+    await engine.drain()
+    await engine.close()
+    for channel, tag in ((ES, "es"), (VI, "vi"), (ZH, "繁")):
+        assert sink.texts(channel) == [f"[{tag}] Only once, please."]
+    assert ("find", ES) in sink.calls or ("find", VI) in sink.calls or ("find", ZH) in sink.calls
+    assert {r.state for r in await store.outbox_in_state("delivered")} == {"delivered"}
+
+
+async def test_a_crash_after_posting_leaves_a_posting_row_that_the_next_run_finds(store, translator, meeting):
+    sink = MemorySink()
+    engine = engine_with(store, translator, sink)
+    await engine.start()
+    msg = say(MAIN, "Posted, then the power went out.")
+    await engine.handle_message(msg)
+    await engine.drain()
+    await engine.close()
+    # What a kill -9 between the post and its record leaves: the copy is in the channel, the row says 'posting'.
+    for row in await store.outbox(msg.message_id):
+        (relayed_id,) = await store.parts(msg.message_id, row.channel_id)
+        await store.remove_part(relayed_id)
+        await store.begin_post(msg.message_id, row.channel_id, sink.messages[relayed_id].message.content, None)
+    restarted = engine_with(store, translator, sink)
+    await restarted.start()
+    await restarted.drain()
+    await restarted.close()
+    assert len(sink.messages) == 3  # nothing posted twice
+    assert {r.state for r in await store.outbox(msg.message_id)} == {"delivered"}
+    assert [len(await store.parts(msg.message_id, c)) for c in (ES, VI, ZH)] == [1, 1, 1]  # known again
+
+
+async def test_a_failed_post_holds_the_messages_behind_it_instead_of_arriving_after_them(store, translator, meeting):
+    failures = {"left": 3}
+
+    def flaky(action, channel_id, message):
+        if action == "post" and channel_id == ES and "Item 2" in message.content and failures["left"]:
+            failures["left"] -= 1
+            return SinkError("503 Service Unavailable")
+        return None
+
+    sink = MemorySink(fault=flaky)
+    engine = engine_with(store, translator, sink, hold=30)
+    await engine.start()
+    for n in range(1, 6):
+        await engine.handle_message(say(MAIN, f"Item {n}"))
+    await engine.drain()
+    await engine.close()
+    assert sink.texts(ES) == [f"[es] Item {n}" for n in range(1, 6)]
+    assert failures["left"] == 0
+
+
+async def test_past_the_hold_a_failed_post_arrives_later_marked_late_with_a_link(store, translator, meeting):
+    broken = {"on": True}
+
+    def flaky(action, channel_id, message):
+        if action == "post" and channel_id == ES and "Item 2" in message.content and broken["on"]:
+            return SinkError("503 Service Unavailable")
+        return None
+
+    sink = MemorySink(fault=flaky)
+    engine = engine_with(store, translator, sink, hold=0)  # no waiting: set aside at once
+    await engine.start()
+    for n in range(1, 4):
+        await engine.handle_message(say(MAIN, f"Item {n}"))
+    await engine.drain()
+    assert sink.texts(ES) == ["[es] Item 1", "[es] Item 3"]
+    broken["on"] = False
+    assert await engine.retry_now() >= 1
+    await engine.drain()
+    await engine.close()
+    item1 = next(p for p in sink.messages.values() if p.channel_id == ES and p.message.content == "[es] Item 1")
+    assert sink.texts(ES)[-1] == f"[es] Item 2\n-# ⏱️ late: this message belongs after memory://{ES}/{item1.id}"
+    assert sink.texts(VI) == ["[vi] Item 1", "[vi] Item 2", "[vi] Item 3"]  # other channels were not held
+
+
+async def test_a_missing_permission_fails_its_deliveries_with_one_notice_in_the_main_channel(
+    store, translator, meeting
+):
+    sink = MemorySink(errors={VI: SinkError("403 Missing Permissions", permission="Send Messages")})
+    engine = engine_with(store, translator, sink)
+    await engine.start()
+    for n in range(3):
+        await engine.handle_message(say(MAIN, f"Point {n}"))
+    await engine.drain()
+    assert sink.texts(ES) == [f"[es] Point {n}" for n in range(3)]
+    (notice,) = sink.texts(MAIN)
+    assert f"<#{VI}>" in notice and "Vietnamese" in notice and "**Send Messages**" in notice
+    assert {r.state for r in await store.outbox_in_state("failed")} == {"failed"}
+    posts_before = sink.calls.count(("post", VI))
+    assert await engine.retry_now() == 0  # failed is final: nothing is retried every 30 s forever
+    await engine.drain()
+    await engine.close()
+    assert sink.calls.count(("post", VI)) == posts_before
+
+
+async def test_a_deleted_channel_is_unlinked_with_one_notice(store, translator, meeting):
+    sink = MemorySink(errors={VI: SinkError("404 Unknown Channel", gone=True)})
+    engine = engine_with(store, translator, sink)
+    await engine.start()
+    await engine.handle_message(say(MAIN, "First"))
+    await engine.handle_message(say(MAIN, "Second"))
+    await engine.drain()
+    await engine.close()
+    assert await store.channel(VI) is None
+    (notice,) = sink.texts(MAIN)
+    assert "Vietnamese" in notice and "/concord link" in notice
+    assert sink.texts(ES) == ["[es] First", "[es] Second"]
+
+
+async def test_after_unlink_nothing_owed_to_the_channel_is_retried(store, translator, sink, meeting, libre):
+    libre.fake.latency = 0.2
+    engine = engine_with(store, translator, sink)
+    await engine.start()
+    await engine.handle_message(say(MAIN, "Hello"))
+    await store.unlink_channel(VI)  # while the translation is on its way
+    await engine.drain()
+    assert await engine.retry_now() == 0
+    await engine.drain()
+    await engine.close()
+    assert sink.texts(VI) == []
+    assert sink.texts(ES) == ["[es] Hello"]
+
+
+async def test_a_delete_that_fails_is_retried_until_the_copy_is_gone(store, translator, meeting):
+    failures = {"left": 2}
+
+    def flaky(action, channel_id, message):
+        if action == "delete" and failures["left"]:
+            failures["left"] -= 1
+            return SinkError("500 Internal Server Error")
+        return None
+
+    sink = MemorySink(fault=flaky)
+    engine = engine_with(store, translator, sink)
+    await engine.start()
+    msg = say(VI, "Xin lỗi, nhầm kênh.", author="Lan")
+    await engine.handle_message(msg)
+    await engine.drain()
+    assert await engine.handle_delete(VI, msg.message_id)
+    await engine.drain()
+    await engine.close()
+    assert failures["left"] == 0
+    assert sink.texts(MAIN) == sink.texts(ES) == sink.texts(ZH) == []  # a parent's deleted text is gone everywhere
+    assert {r.state for r in await store.outbox(msg.message_id)} == {"deleted"}
+
+
+async def test_during_an_outage_retries_queue_each_message_once_and_edit_only_changed_text(
+    store, translator, sink, meeting, libre
+):
+    libre.fake.down = True
+    engine = engine_with(store, translator, sink)
+    await engine.start()
+    for n in range(4):
+        await engine.handle_message(say(MAIN, f"Line {n}"))
+    await engine.drain()
+    assert all("aún sin traducir" in t for t in sink.texts(ES))
+    first = await engine.retry_now()
+    again = await engine.retry_now()  # the first pass is still in flight: nothing is queued twice
+    assert first == 12 and again == 0
+    await engine.drain()
+    assert sum(p.edits for p in sink.messages.values()) == 0  # still down: the same text is not sent again
+    libre.fake.down = False
+    assert await engine.retry_now() == 12
+    await engine.drain()
+    await engine.close()
+    assert sink.texts(ES) == [f"[es] Line {n}" for n in range(4)]
+    assert sum(p.edits for p in sink.messages.values()) == 12  # one edit per copy, when the translation came
+
+
+async def test_an_edit_racing_its_message_is_never_lost_nor_overtaken(engine, sink, libre):
+    libre.fake.latency = 0.05
+    msg = say(MAIN, "Item 1")
+    # discord.py runs each event as its own task: the edit starts before the message is even recorded.
+    await asyncio.gather(
+        engine.handle_message(msg),
+        engine.handle_edit(MAIN, msg.message_id, "Item 1 (edited)"),
+        engine.handle_message(say(MAIN, "Item 2")),
+    )
+    await engine.drain()
+    assert sink.texts(ES) == ["[es] Item 1 (edited)", "[es] Item 2"]
+
+
+async def test_a_store_transaction_is_all_or_nothing_while_others_write(store, meeting):
+    async def interleaved_writes() -> None:
+        for n in range(20):
+            await store.cache_translation(f"k{n}", "x", "libre")
+
+    async def failing_transaction() -> None:
+        async with store.transaction():
+            await store.create_meeting(1, "half-done")
+            await asyncio.sleep(0.01)  # others try to write (and commit) meanwhile
+            raise RuntimeError("boom")
+
+    writer = asyncio.create_task(interleaved_writes())
+    with pytest.raises(RuntimeError):
+        await failing_transaction()
+    await writer
+    assert await store.meeting_by_name(1, "half-done") is None  # rolled back, though others committed around it
+    assert await store.cached_translations(["k19"]) == {"k19": ("x", "libre", 0)}  # their writes survived the rollback
+
+
+async def test_an_unexpected_error_in_a_delivery_keeps_the_message_and_tries_again(store, translator, meeting):
+    broken = {"left": 2}
+
+    def bug(action, channel_id, message):
+        if action == "post" and channel_id == ES and broken["left"]:
+            broken["left"] -= 1
+            raise KeyError("a bug, not a Discord error")
+        return None
+
+    sink = MemorySink(fault=bug)
+    engine = engine_with(store, translator, sink, hold=30)
+    await engine.start()
+    await engine.handle_message(say(MAIN, "Still delivered"))
+    await engine.handle_message(say(MAIN, "And in order"))
+    await engine.drain()
+    await engine.close()
+    assert sink.texts(ES) == ["[es] Still delivered", "[es] And in order"]
+    assert broken["left"] == 0

@@ -22,6 +22,14 @@ sync and listing, as for an invite without applications.commands; a guild sync t
 too), `everyone_permissions`. Interaction replies keep their files (`response["files"]`), and
 follow-ups and edits of the original response are recorded in order (`InteractionCall.wait_for`).
 
+Channel history (`GET /channels/{id}/messages` with before / after / around / limit, newest first, as
+Discord answers). Faults, as Discord shows them: `disconnect()` drops the gateway and refuses the RESUME,
+so the bot must start a new session (Discord replays nothing from the gap; `gateway_open` can keep it out
+meanwhile); `delete_webhook` and `delete_channel` do what an admin would; `fail(status, action, ...)`
+answers 403 Missing Permissions, 404, 5xx, or 429 with `retry_after` and the rate-limit headers discord.py
+reads, once, N times or until `clear_faults()`; `webhook_rate_limit = (5, 2.0)` enforces Discord's
+per-webhook allowance with real headers and 429s.
+
 REST replies carry exactly `Content-Type: application/json`: discord.py refuses aiohttp's
 `json_response`, which appends a charset.
 """
@@ -58,6 +66,34 @@ def _error(status: int, message: str, code: int = 0) -> web.Response:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _rate_headers(limit: int, remaining: int, reset_after: float, *, limited: bool = False) -> dict[str, str]:
+    """The headers discord.py reads: it waits out a 429 only when `Via` is present (else it assumes a
+    Cloudflare ban), and delays its next call when `X-RateLimit-Remaining` is 0."""
+    headers = {
+        "Via": "1.1 google",
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+        "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+        "X-RateLimit-Bucket": "loopback-webhook",
+    }
+    if limited:
+        headers |= {"Retry-After": str(max(1, round(reset_after))), "X-RateLimit-Scope": "user"}
+    return headers
+
+
+@dataclass
+class Fault:
+    """An injected failure: `status` for `action` calls (in `channel_id`, or any), `times` more (None: always)."""
+
+    status: int
+    action: str
+    channel_id: int | None
+    times: int | None
+    retry_after: float
+    hits: int = 0
 
 
 def would_ping(content: str, allowed_mentions: dict[str, Any] | None) -> set[str]:
@@ -190,9 +226,17 @@ class FakeDiscord:
         # then sees its own post before it knows the new message's id (only its webhook ids can tell).
         self.echo_lead = 0.0
         self.identified = asyncio.Event()
+        self.sessions = 0  # gateway sessions started (IDENTIFY); a RESUME does not start one
+        self.resumes = 0
+        self.refuse_resume = False
+        self.gateway_open = asyncio.Event()  # cleared: new gateway connections wait (the bot stays offline)
+        self.gateway_open.set()
+        self.webhook_rate_limit: tuple[int, float] | None = None  # (posts, seconds) per webhook
+        self.rate_limited = 0  # 429s answered
+        self._buckets: dict[int, tuple[float, int]] = {}  # webhook id -> (window start, requests in it)
         self._sockets: set[web.WebSocketResponse] = set()
         self._seq = 0
-        self._failures: list[int] = []
+        self._faults: list[Fault] = []
         self._change = asyncio.Event()  # set (and replaced) whenever the bot changes a message
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -356,7 +400,8 @@ class FakeDiscord:
         return [m for m in self.channel_messages(channel_id) if m.author.get("bot")]
 
     async def wait_until(self, condition: Callable[[], bool], seconds: float = 2.0) -> None:
-        """Wait until `condition()` holds; it is checked again each time the bot changes a message."""
+        """Wait until `condition()` holds; it is checked again each time the bot changes a message (or a call
+        of its meets an injected fault)."""
         try:
             async with asyncio.timeout(seconds):
                 while not condition():
@@ -379,6 +424,7 @@ class FakeDiscord:
             await ws.send_str(json.dumps({"op": 0, "t": event, "s": self._seq, "d": data}))
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        await self.gateway_open.wait()
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
@@ -389,12 +435,17 @@ class FakeDiscord:
                 op = json.loads(frame.data).get("op")
                 if op == 1:  # heartbeat
                     await ws.send_str(json.dumps({"op": 11}))
-                elif op == 2:  # identify
+                elif op == 2:  # identify: a new session
+                    self.sessions += 1
                     self._sockets.add(ws)
                     await self.dispatch("READY", self._ready())
                     await self.dispatch("GUILD_CREATE", self._guild())
                     self.identified.set()
+                elif op == 6 and self.refuse_resume:  # the session is gone: identify again
+                    self.refuse_resume = False
+                    await ws.send_str(json.dumps({"op": 9, "d": False}))
                 elif op == 6:  # resume
+                    self.resumes += 1
                     self._sockets.add(ws)
                     await self.dispatch("RESUMED", {})
         finally:
@@ -412,7 +463,7 @@ class FakeDiscord:
             "v": 10,
             "user": self.bot_user,
             "guilds": [{"id": str(self.guild_id), "unavailable": True}],
-            "session_id": "loopback-session",
+            "session_id": f"loopback-session-{self.sessions}",
             "resume_gateway_url": self.gateway_url,
             "shard": [0, 1],
             "application": {"id": str(self.application_id), "flags": 0},
@@ -463,15 +514,90 @@ class FakeDiscord:
 
     def fail_next_post(self, status: int, times: int = 1) -> None:
         """Answer the next `times` message posts (webhook or plain) with `status` (e.g. 429, 400)."""
-        self._failures.extend([status] * times)
+        self.fail(status, "post", times=times)
 
-    def _failure(self) -> web.Response | None:
-        if not self._failures:
-            return None
-        status = self._failures.pop(0)
+    def fail(
+        self,
+        status: int,
+        action: str = "post",
+        *,
+        channel_id: int | None = None,
+        times: int | None = 1,
+        retry_after: float = 0.05,
+    ) -> Fault:
+        """Answer `action` ("post", "edit", "delete", "history", "webhooks" or "*") in one channel (or any) with
+        `status` for the next `times` calls (None: until `clear_faults`). 403 is Missing Permissions, 404 an
+        unknown channel, 429 a rate limit with `retry_after` and Discord's headers."""
+        fault = Fault(status, action, channel_id, times, retry_after)
+        self._faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def _failure(self, action: str = "post", channel_id: int | None = None) -> web.Response | None:
+        for fault in self._faults:
+            if fault.action in (action, "*") and fault.channel_id in (None, channel_id):
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                fault.hits += 1
+                self._touch()  # `wait_until` conditions may count failed calls
+                return self._fault_response(fault.status, fault.retry_after)
+        return None
+
+    def _fault_response(self, status: int, retry_after: float) -> web.Response:
         if status == 429:
-            return _json({"message": "You are being rate limited.", "retry_after": 0.01, "global": False}, 429)
-        return _error(status, f"injected failure {status}")
+            self.rate_limited += 1
+            body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
+            answer = _json(body, 429)
+            answer.headers.update(_rate_headers(5, 0, retry_after, limited=True))
+            return answer
+        if status == 403:
+            return _error(403, "Missing Permissions", 50013)
+        if status == 404:
+            return _error(404, "Unknown Channel", 10003)
+        if status >= 500:
+            return _error(status, f"{status}: Internal Server Error")
+        return _error(status, f"injected failure {status}", 50035)
+
+    def _rate(self, webhook_id: int) -> tuple[dict[str, str], web.Response | None]:
+        """Discord's per-webhook allowance: headers for the answer, or the 429 when it is spent."""
+        if self.webhook_rate_limit is None:
+            return {}, None
+        limit, per = self.webhook_rate_limit
+        now = time.monotonic()
+        start, used = self._buckets.get(webhook_id, (now, 0))
+        if now - start >= per:
+            start, used = now, 0
+        reset_after = per - (now - start)
+        if used >= limit:
+            return {}, self._fault_response(429, round(reset_after, 3))
+        self._buckets[webhook_id] = (start, used + 1)
+        return _rate_headers(limit, limit - used - 1, reset_after), None
+
+    # --- what admins do --------------------------------------------------------------------------
+
+    def delete_webhook(self, webhook_id: int) -> None:
+        """An admin deletes a webhook in the channel settings; the messages it posted stay."""
+        self.webhooks.pop(webhook_id, None)
+
+    async def delete_channel(self, channel_id: int) -> None:
+        """An admin deletes a channel (its webhooks go with it); the bot sees CHANNEL_DELETE."""
+        channel = self.channels.pop(channel_id)
+        for wid in [w for w, hook in self.webhooks.items() if hook["channel_id"] == str(channel_id)]:
+            del self.webhooks[wid]
+        await self.dispatch("CHANNEL_DELETE", channel)
+
+    async def disconnect(self, *, resume: bool = False) -> None:
+        """Drop the gateway connection. Without `resume` the bot's RESUME is refused (INVALID_SESSION), so it
+        starts a new session: what happened in between is not replayed. Clear `gateway_open` first to keep
+        the bot out until it is set again."""
+        self.refuse_resume = not resume
+        for ws in list(self._sockets):
+            self._sockets.discard(ws)
+            await ws.close(code=4000, message=b"loopback: connection dropped")
 
     # --- people doing things ---------------------------------------------------------------------
 
@@ -707,6 +833,7 @@ class FakeDiscord:
         r.add_get(API + "/oauth2/applications/@me", self._application)
         r.add_get(API + "/channels/{cid}", self._get_channel)
         r.add_post(API + "/channels/{cid}/messages", self._create_message)
+        r.add_get(API + "/channels/{cid}/messages", self._history)
         r.add_get(API + "/channels/{cid}/messages/{mid}", self._get_message)
         r.add_patch(API + "/channels/{cid}/messages/{mid}", self._edit_message)
         r.add_delete(API + "/channels/{cid}/messages/{mid}", self._delete_message)
@@ -814,11 +941,34 @@ class FakeDiscord:
             return _error(404, "Unknown Channel", 10003)
         return _json(self.channels[cid])
 
+    async def _history(self, request: web.Request) -> web.Response:
+        """Up to `limit` (1-100, default 50) messages, newest first, as Discord answers: the newest ones, or
+        those right `before` or right `after` an id, or `around` one."""
+        cid = self._channel_or_none(request)
+        if cid is None:
+            return _error(404, "Unknown Channel", 10003)
+        if failure := self._failure("history", cid):
+            return failure
+        query = request.query
+        limit = max(1, min(100, int(query.get("limit", 50))))
+        ascending = self.channel_messages(cid)
+        if "after" in query:
+            picked = [m for m in ascending if m.id > int(query["after"])][:limit]
+        elif "around" in query:
+            pivot = int(query["around"])
+            older = [m for m in ascending if m.id < pivot][-(limit // 2) :] if limit > 1 else []
+            picked = older + [m for m in ascending if m.id >= pivot][: limit - len(older)]
+        elif "before" in query:
+            picked = [m for m in ascending if m.id < int(query["before"])][-limit:]
+        else:
+            picked = ascending[-limit:]
+        return _json([self._message_payload(m) for m in reversed(picked)])
+
     async def _create_message(self, request: web.Request) -> web.Response:
         cid = self._channel_or_none(request)
         if cid is None:
             return _error(404, "Unknown Channel", 10003)
-        if failure := self._failure():
+        if failure := self._failure("post", cid):
             return failure
         body = await self._body(request)
         ref = body.get("message_reference")
@@ -874,6 +1024,10 @@ class FakeDiscord:
         return web.Response(status=204)
 
     async def _edit_message(self, request: web.Request) -> web.Response:
+        if self._channel_or_none(request) is None:
+            return _error(404, "Unknown Channel", 10003)
+        if failure := self._failure("edit", int(request.match_info["cid"])):
+            return failure
         msg = self._message_or_none(request)
         if msg is None:
             return _error(404, "Unknown Message", 10008)
@@ -882,6 +1036,10 @@ class FakeDiscord:
         return await self._apply_edit(msg, await self._body(request))
 
     async def _delete_message(self, request: web.Request) -> web.Response:
+        if self._channel_or_none(request) is None:
+            return _error(404, "Unknown Channel", 10003)
+        if failure := self._failure("delete", int(request.match_info["cid"])):
+            return failure
         msg = self._message_or_none(request)
         if msg is None:
             return _error(404, "Unknown Message", 10008)
@@ -898,6 +1056,8 @@ class FakeDiscord:
         cid = self._channel_or_none(request)
         if cid is None:
             return _error(404, "Unknown Channel", 10003)
+        if failure := self._failure("webhooks", cid):
+            return failure
         return _json([w for w in self.webhooks.values() if w["channel_id"] == str(cid)])
 
     async def _create_webhook(self, request: web.Request) -> web.Response:
@@ -929,8 +1089,11 @@ class FakeDiscord:
         hook = self._webhook_or_error(request)
         if isinstance(hook, web.Response):
             return hook
-        if failure := self._failure():
+        if failure := self._failure("post", int(hook["channel_id"])):
             return failure
+        headers, limited = self._rate(int(hook["id"]))
+        if limited is not None:
+            return limited
         body = await self._body(request)
         username = body.get("username")
         if username is not None and (
@@ -960,8 +1123,10 @@ class FakeDiscord:
         payload = self._message_payload(msg)
         await self._echo(payload)
         if request.query.get("wait", "").lower() in ("1", "true"):
-            return _json(payload)
-        return web.Response(status=204)
+            answer = _json(payload)
+            answer.headers.update(headers)
+            return answer
+        return web.Response(status=204, headers=headers)
 
     def _webhook_message(self, request: web.Request) -> Any:
         """The message a webhook route names, or the error response Discord would give."""
@@ -977,6 +1142,8 @@ class FakeDiscord:
         msg = self._webhook_message(request)
         if isinstance(msg, web.Response):
             return msg
+        if failure := self._failure("edit", msg.channel_id):
+            return failure
         body = await self._body(request)
         if len(body.get("content") or "") > 2000:
             return _error(400, "Invalid Form Body: content must be 2000 or fewer in length", 50035)
@@ -986,6 +1153,8 @@ class FakeDiscord:
         msg = self._webhook_message(request)
         if isinstance(msg, web.Response):
             return msg
+        if failure := self._failure("delete", msg.channel_id):
+            return failure
         return await self._remove(msg)
 
     # slash command registration
