@@ -144,7 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import aiohttp
     import discord
 
-    from bot.app import run  # imports discord only when the bot really starts
+    from bot.discord.bot import run  # imports discord only when the bot really starts
     from bot.store import DatabaseLocked
 
     try:

@@ -2,7 +2,7 @@
 
 Changes nothing: the database is only read (a missing one is only checked for being creatable), the seed
 glossaries are loaded into a throwaway in-memory store, and each backend gets one short test call. The
-Discord part (bot.app.probe_discord) runs when a token is set. Every problem comes with what to do.
+Discord part (bot.discord.probe) runs when a token is set. Every problem comes with what to do.
 """
 
 from __future__ import annotations
@@ -260,7 +260,7 @@ async def run(settings: Settings, warnings: list[str], *, discord: bool = True) 
             )
         )
         return report
-    from bot.app import probe_discord  # imports discord only here
+    from bot.discord.probe import probe_discord  # imports discord only here
 
     report.findings += await probe_discord(settings)
     return report

@@ -1,7 +1,7 @@
 """Where relayed messages go: the `Sink` seam, plus in-memory and terminal sinks.
 
 The relay engine only ever posts, edits or deletes through a Sink, so the same engine runs on Discord
-(`bot.app.DiscordSink`), in tests (`MemorySink`) and in `python -m bot simulate` (`TerminalSink`).
+(`bot.discord.sink.DiscordSink`), in tests (`MemorySink`) and in `python -m bot simulate` (`TerminalSink`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Everyone may look (`show`, `search`, `history`, `export`); changing terms and co
 the volunteer role (`CONCORD_VOLUNTEER_ROLE`: an ID, or a name resolved once per server) or Manage Server. Replies are
 ephemeral. Every change is scoped to this server (`guild_id`): its own rows override the shared glossary,
 which stays as the deployer loaded it. Errors (`GlossaryError`, `CorrectionError`, `NotVolunteer`) become
-polite replies in `bot.app.ConcordTree.on_error`; whenever one is raised, nothing was changed.
+polite replies in `bot.discord.errors.ConcordTree.on_error`; whenever one is raised, nothing was changed.
 
 An import that would change approved entries is not applied: the reply lists what would change, with an
 "Import anyway" button (for the volunteer who ran it, for 5 minutes) and a "Cancel" one.
@@ -20,7 +20,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import languages
-from bot.app import NotVolunteer, fit, language_choices, require_role, undecorate
+from bot.discord.errors import NotVolunteer, require_role
+from bot.discord.helpers import fit, language_choices, undecorate
 from bot.glossary import (
     MAX_TERM,
     AuditEntry,
@@ -39,7 +40,7 @@ from bot.glossary import (
 from bot.relay import CORRECTION_LIMIT, without_markers
 
 if TYPE_CHECKING:
-    from bot.app import ConcordBot
+    from bot.discord.bot import ConcordBot
 
 MAX_IMPORT = 1024 * 1024  # bytes; a school glossary is a few hundred lines
 CONFIRM_TIMEOUT = 300.0  # seconds the "Import anyway" button stays usable

@@ -2,7 +2,7 @@
 
 Who may: members with Manage Server, or the facilitator role (`CONCORD_FACILITATOR_ROLE`: an ID, or a name
 resolved once per server). Replies are ephemeral. Errors (unknown language, missing permission) are turned
-into polite replies by the one handler in `bot.app.ConcordTree.on_error`.
+into polite replies by the one handler in `bot.discord.errors.ConcordTree.on_error`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import languages
-from bot.app import NotFacilitator, language_choices, require_role
+from bot.discord.errors import NotFacilitator, require_role
+from bot.discord.helpers import language_choices
 
 if TYPE_CHECKING:
-    from bot.app import ConcordBot
+    from bot.discord.bot import ConcordBot
 
 
 def describe(code: str) -> str:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot.app import to_incoming
+from bot.discord.sink import to_incoming
 
 if TYPE_CHECKING:
-    from bot.app import ConcordBot
+    from bot.discord.bot import ConcordBot
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from test_cli import cli
 from test_config import snapshot
 
 from bot import check
-from bot.app import probe_discord
+from bot.discord.probe import probe_discord
 from bot.store import Store
 from bot.testing.discord_server import FakeDiscord
 

@@ -133,7 +133,7 @@ class FakeResponse:
 def test_run_turns_discord_refusals_into_one_actionable_line(tmp_path, monkeypatch, capsys, failure, message):
     import discord
 
-    import bot.app
+    import bot.discord.bot
     from bot.__main__ import main
 
     async def refused(settings, *, sync=False):  # Discord's answer is the outermost edge
@@ -147,7 +147,7 @@ def test_run_turns_discord_refusals_into_one_actionable_line(tmp_path, monkeypat
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DISCORD_TOKEN", "abc.def.ghi")
-    monkeypatch.setattr(bot.app, "run", refused)
+    monkeypatch.setattr(bot.discord.bot, "run", refused)
     assert main(["run"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err

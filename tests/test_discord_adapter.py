@@ -15,7 +15,8 @@ import discord
 import pytest
 import yarl
 
-from bot.app import ConcordBot, webhook_username
+from bot.discord.bot import ConcordBot
+from bot.discord.helpers import webhook_username
 from bot.sinks import Outgoing, SinkError
 from bot.store import Channel, Source
 from bot.testing.discord_server import EPHEMERAL, FakeDiscord

@@ -178,7 +178,7 @@ async def relays_still(server, meeting) -> None:
 def sync_errors(caplog) -> list[str]:
     """ERROR lines of the adapter, from the bot's start (fixture setup) and the test itself."""
     records = caplog.get_records("setup") + caplog.get_records("call")
-    return [r.getMessage() for r in records if r.name == "bot.app" and r.levelno >= logging.ERROR]
+    return [r.getMessage() for r in records if r.name == "bot.discord.bot" and r.levelno >= logging.ERROR]
 
 
 @pytest.fixture

@@ -1,0 +1,276 @@
+"""The webhook `Sink`: relayed messages posted under the author's name and avatar, pinging nobody; and how a
+Discord message becomes the relay engine's `Incoming`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import aiohttp
+import discord
+from discord.ext import commands
+
+from bot.discord.helpers import (
+    NO_PINGS,
+    message_link,
+    undecorate,
+    webhook_username,
+    with_author_prefix,
+    with_reply_line,
+)
+from bot.relay import Attachment, Incoming
+from bot.sinks import Outgoing, SinkError
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_NAME = "Concord"
+WEBHOOK_RECHECK = 300.0  # seconds before asking again for a channel where Manage Webhooks was missing
+LOOKUP_WINDOW = 50  # messages read after the last known copy when looking for an unconfirmed post
+RELAYED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+
+UNKNOWN_CHANNEL = 10003
+
+
+@contextlib.contextmanager
+def _as_sink_error(action: str, channel_id: int, *, permission: str = "Send Messages") -> Iterator[None]:
+    """Discord failures as SinkError: 429, 5xx, timeouts and network errors may pass; an unknown channel is
+    gone; 403 names the `permission` the action needs; other 4xx will not pass."""
+    try:
+        yield
+    except discord.Forbidden as exc:
+        raise SinkError(f"{action} in {channel_id}: {exc.status} {exc.text}", permission=permission) from exc
+    except discord.NotFound as exc:
+        gone = exc.code == UNKNOWN_CHANNEL
+        raise SinkError(f"{action} in {channel_id}: {exc.status} {exc.text}", gone=gone, retryable=False) from exc
+    except discord.HTTPException as exc:
+        retryable = exc.status == 429 or exc.status >= 500
+        raise SinkError(f"{action} in {channel_id}: {exc.status} {exc.text}", retryable=retryable) from exc
+    except TimeoutError as exc:
+        raise SinkError(f"{action} in {channel_id}: no answer from Discord in time", retryable=True) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise SinkError(f"{action} in {channel_id}: {exc!r}", retryable=True) from exc
+
+
+def to_incoming(message: discord.Message, sink: DiscordSink) -> Incoming | None:
+    """A Discord message as the relay engine sees it; None for what is never relayed (DMs, pins, joins...)."""
+    if message.guild is None or message.type not in RELAYED_TYPES:
+        return None
+    reply_to = None
+    ref = message.reference
+    if ref is not None and ref.type is discord.MessageReferenceType.reply:
+        reply_to = ref.message_id
+    # Bots and webhooks (our relayed copies among them) are flagged; the engine never relays them.
+    return Incoming(
+        message_id=message.id,
+        channel_id=message.channel.id,
+        author_id=message.author.id,
+        author_name=message.author.display_name,
+        content=message.content,
+        avatar_url=message.author.display_avatar.url,
+        reply_to=reply_to,
+        attachments=tuple(Attachment(a.url, a.filename) for a in message.attachments),
+        is_bot=message.author.bot or sink.is_ours(message.webhook_id),
+        webhook_id=message.webhook_id,
+    )
+
+
+# --- the Sink ------------------------------------------------------------------------------------
+
+
+class DiscordSink:
+    """Posts relayed messages through one "Concord" webhook per channel, under the author's name and
+    avatar, pinging nobody. Without Manage Webhooks it falls back to plain bot messages (and says so once).
+
+    Every call is bounded by `timeout`: discord.py waits out 429s and retries 5xx for about 25 s on its own,
+    which would stall a channel silently; past the timeout the relay holds the channel and logs the stall."""
+
+    rate_limit = (5, 2.0)  # Discord's usual allowance per webhook: posts, seconds
+
+    def __init__(self, bot: commands.Bot, *, timeout: float = 10.0) -> None:
+        self.bot = bot
+        self.timeout = timeout
+        self.webhook_ids: set[int] = set()  # our webhooks: their echoes must never be relayed
+        self.on_notice: Callable[[int, object, str], Awaitable[None]] | None = None  # (channel, key, text)
+        self._webhooks: dict[int, discord.Webhook] = {}
+        self._denied: dict[int, float] = {}  # channel id -> when to ask for a webhook again
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._guilds: dict[int, int] = {}  # channel id -> guild id, for links
+
+    def is_ours(self, webhook_id: int | None) -> bool:
+        return webhook_id is not None and webhook_id in self.webhook_ids
+
+    # Sink protocol
+
+    async def post(self, channel_id: int, message: Outgoing) -> int:
+        channel = await self._channel(channel_id)
+        with _as_sink_error("post", channel_id):
+            async with asyncio.timeout(self.timeout):
+                for _ in range(2):  # a second time when our webhook was deleted behind our back
+                    hook = await self._webhook(channel)
+                    if hook is None:
+                        break
+                    try:
+                        sent = await hook.send(
+                            content=self._webhook_content(channel, message),
+                            username=webhook_username(message.author_name),
+                            avatar_url=message.avatar_url or discord.utils.MISSING,
+                            allowed_mentions=NO_PINGS,
+                            wait=True,
+                            **self._thread(channel),
+                        )
+                        return sent.id
+                    except discord.NotFound as exc:
+                        if exc.code == UNKNOWN_CHANNEL:
+                            raise
+                        log.warning("our webhook in #%s was deleted: making a new one", channel)
+                        self._forget(channel)
+                reference = None
+                if message.reply_to is not None:
+                    reference = discord.MessageReference(
+                        message_id=message.reply_to,
+                        channel_id=channel.id,
+                        guild_id=channel.guild.id,
+                        fail_if_not_exists=False,
+                    )
+                sent = await channel.send(
+                    content=with_author_prefix(message.content, message.author_name),
+                    allowed_mentions=NO_PINGS,
+                    reference=reference,
+                )
+                return sent.id
+
+    async def edit(self, channel_id: int, message_id: int, message: Outgoing) -> None:
+        channel = await self._channel(channel_id)
+        with _as_sink_error("edit", channel_id):
+            async with asyncio.timeout(self.timeout):
+                hook = await self._webhook(channel)
+                if hook is not None:
+                    try:
+                        await hook.edit_message(
+                            message_id,
+                            content=self._webhook_content(channel, message),
+                            allowed_mentions=NO_PINGS,
+                            **self._thread(channel),
+                        )
+                        return
+                    except discord.NotFound:
+                        pass  # deleted, or a plain message posted while webhooks were not allowed
+                try:
+                    await channel.get_partial_message(message_id).edit(
+                        content=with_author_prefix(message.content, message.author_name), allowed_mentions=NO_PINGS
+                    )
+                except discord.NotFound:
+                    log.info("message %s in %s is gone; nothing to edit", message_id, channel_id)
+                except discord.Forbidden:  # posted by a webhook an admin deleted: nobody can edit it now
+                    log.warning("message %s in %s can no longer be edited: its webhook is gone", message_id, channel_id)
+
+    async def delete(self, channel_id: int, message_id: int) -> None:
+        channel = await self._channel(channel_id)
+        with _as_sink_error("delete", channel_id, permission="Manage Messages"):
+            async with asyncio.timeout(self.timeout):
+                hook = await self._webhook(channel)
+                if hook is not None:
+                    try:
+                        await hook.delete_message(message_id, **self._thread(channel))
+                        return
+                    except discord.NotFound:
+                        pass
+                try:
+                    await channel.get_partial_message(message_id).delete()
+                except discord.NotFound:
+                    pass  # already gone
+
+    async def find(self, channel_id: int, after: int | None, message: Outgoing) -> int | None:
+        """Our message showing `message` among the first LOOKUP_WINDOW after `after` (see Sink.find)."""
+        channel = await self._channel(channel_id)
+        with _as_sink_error("look up a post", channel_id, permission="Read Message History"):
+            async with asyncio.timeout(self.timeout):
+                await self._webhook(channel)  # learn our webhook's id in this channel
+                me = self.bot.user.id if self.bot.user else None
+                start = discord.Object(after) if after else None
+                async for found in channel.history(after=start, limit=LOOKUP_WINDOW, oldest_first=True):
+                    plain = found.webhook_id is None
+                    ours = self.is_ours(found.webhook_id) or (plain and found.author.id == me)
+                    if ours and undecorate(found.content, plain=plain) == message.content:
+                        return found.id
+        return None
+
+    def link(self, channel_id: int, message_id: int) -> str:
+        channel = self.bot.get_channel(channel_id)
+        guild_id = channel.guild.id if channel is not None else self._guilds.get(channel_id, 0)
+        return message_link(guild_id, channel_id, message_id)
+
+    # helpers
+
+    def _webhook_content(self, channel: Any, message: Outgoing) -> str:
+        if message.reply_to is None:
+            return message.content
+        return with_reply_line(message.content, message_link(channel.guild.id, channel.id, message.reply_to))
+
+    @staticmethod
+    def _thread(channel: Any) -> dict[str, Any]:
+        return {"thread": channel} if isinstance(channel, discord.Thread) else {}
+
+    @staticmethod
+    def _host(channel: Any) -> Any:
+        """Webhooks live on the parent of a thread."""
+        return channel.parent if isinstance(channel, discord.Thread) else channel
+
+    async def _channel(self, channel_id: int) -> Any:
+        channel = self.bot.get_channel(channel_id)
+        if channel is None:
+            with _as_sink_error("find channel", channel_id, permission="View Channel"):
+                async with asyncio.timeout(self.timeout):
+                    channel = await self.bot.fetch_channel(channel_id)
+        if not isinstance(channel, discord.TextChannel | discord.Thread | discord.VoiceChannel):
+            raise SinkError(f"channel {channel_id} cannot hold relayed messages", retryable=False)
+        self._guilds[channel_id] = channel.guild.id
+        return channel
+
+    def _forget(self, channel: Any) -> None:
+        hook = self._webhooks.pop(self._host(channel).id, None)
+        if hook is not None:
+            self.webhook_ids.discard(hook.id)
+
+    async def _webhook(self, channel: Any) -> discord.Webhook | None:
+        """Our webhook for the channel: cached, else an existing "Concord" one of ours, else a new one.
+
+        None when the bot lacks Manage Webhooks there (asked again after WEBHOOK_RECHECK seconds).
+        """
+        host = self._host(channel)
+        if (hook := self._webhooks.get(host.id)) is not None:
+            return hook
+        if self._denied.get(host.id, 0.0) > time.monotonic():
+            return None
+        async with self._locks.setdefault(host.id, asyncio.Lock()):
+            if (hook := self._webhooks.get(host.id)) is not None:
+                return hook
+            me = self.bot.user.id if self.bot.user else None
+            try:
+                hooks = await host.webhooks()
+                hook = next(
+                    (h for h in hooks if h.name == WEBHOOK_NAME and h.token and h.user and h.user.id == me),
+                    None,
+                )
+                if hook is None:
+                    hook = await host.create_webhook(name=WEBHOOK_NAME, reason="Concord relays translated messages")
+            except discord.Forbidden:
+                log.warning("no Manage Webhooks in #%s (%s): posting plain messages", host, host.id)
+                self._denied[host.id] = time.monotonic() + WEBHOOK_RECHECK
+                if self.on_notice is not None:
+                    await self.on_notice(
+                        channel.id,
+                        ("permission", "Manage Webhooks"),
+                        "ℹ️ Concord lacks the **Manage Webhooks** permission in <#{channel}> ({language}), so "
+                        "relayed messages appear there as plain messages from Concord, each starting with the "
+                        "speaker's name. Give Concord that permission to show the speaker's name and picture.",
+                    )
+                return None
+            self._denied.pop(host.id, None)
+            self._webhooks[host.id] = hook
+            self.webhook_ids.add(hook.id)
+            return hook
