@@ -39,7 +39,7 @@ async def prepare_database(settings: Settings) -> None:
     from bot.store import Store
 
     async with await Store.open(settings.database) as store:
-        await seed(Glossary(store), settings)
+        await seed(Glossary.configured(store, settings), settings)
     print(f"database ready: {settings.database}", file=sys.stderr)
 
 
@@ -68,7 +68,7 @@ def cmd_glossary(args: argparse.Namespace) -> int:
 
     async def work() -> int:
         async with await Store.open(settings.database) as store:
-            glossary = Glossary(store)
+            glossary = Glossary.configured(store, settings)
             await seed(glossary, settings)  # as on the bot's first run, so a new install has its terms
             if args.action == "import":
                 try:

@@ -345,6 +345,7 @@ class ConcordBot(commands.Bot):
         store: Store,
         translator: TranslationService,
         *,
+        glossary: Glossary | None = None,
         sync_commands: bool = False,
         **options: Any,
     ) -> None:
@@ -363,14 +364,14 @@ class ConcordBot(commands.Bot):
         self.settings = settings
         self.store = store
         self.translator = translator
+        self._glossary = glossary or translator.glossary  # the one the translator enforces: edits apply at once
         self.sync_commands = sync_commands
 
     @property
     def glossary(self) -> Glossary:
-        """The glossary the translator enforces: edits through it take effect on the next message."""
-        if self.translator.glossary is None:
-            raise RuntimeError("the translator was built without a store, so it has no glossary")
-        return self.translator.glossary
+        if self._glossary is None:
+            raise RuntimeError("the bot was built without a glossary")
+        return self._glossary
 
     async def setup_hook(self) -> None:
         self.sink = DiscordSink(self)
@@ -412,9 +413,10 @@ async def run(settings: Settings, *, sync: bool = False) -> None:
     if settings.discord_token is None:
         raise RuntimeError("no Discord token configured (DISCORD_TOKEN)")
     async with await Store.open(settings.database) as store:
-        translator = build_translator(settings, store)
+        glossary = Glossary.configured(store, settings)
+        translator = build_translator(settings, store, glossary)
         try:
-            async with ConcordBot(settings, store, translator, sync_commands=sync) as bot:
+            async with ConcordBot(settings, store, translator, glossary=glossary, sync_commands=sync) as bot:
                 await bot.start(settings.discord_token.get_secret_value())
         finally:
             translator.close()

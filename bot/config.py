@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,15 @@ class Settings(BaseSettings):
     translate_workers: int = 16  # threads per backend (deep-translator is synchronous)
     keep_days: float = 30.0  # meeting text (for edits, retries, corrections) is forgotten after this many days
     retry_untranslated_every: float = 30.0  # seconds between retries of messages delivered untranslated
+
+    # Glossary: "repair" translates the message as it is and replaces only the terms the engine got wrong, at
+    # their place; "protect" sends terms as placeholders first (README, "Glossaries", has the measured figures).
+    glossary_strategy: Literal["repair", "protect"] = "repair"
+    # A meeting's acronyms are expanded again ("Programa de Educación Individualizada (IEP...)") after this
+    # many hours without a message.
+    glossary_session_gap_hours: float = Field(default=6.0, gt=0, le=24 * 30)
+    # Largest glossary file `/glossary import` and `python -m bot glossary import` take, per file.
+    glossary_import_max_kb: int = Field(default=1024, ge=1, le=100 * 1024)
 
     volunteer_role: str = "Volunteer"  # may change glossary terms (members with Manage Server may too)
     test_guild_id: int | None = None  # sync slash commands to this guild only (instant) instead of globally

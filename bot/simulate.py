@@ -109,11 +109,10 @@ async def run(
     names = {cid: lang.channel for cid, lang in channels.items()}
     sink = TerminalSink(names=names, out=sys.stdout) if live else MemorySink()
     store = await Store.open(database)
-    if glossary:  # the seed glossaries, as a freshly installed bot has them
-        await Glossary(store).seed(settings.glossary_dir)
-    translator = build_translator(settings, store)
-    if not glossary:
-        translator.glossary = None
+    terms = Glossary.configured(store, settings) if glossary else None
+    if terms is not None:  # the seed glossaries, as a freshly installed bot has them
+        await terms.seed(settings.glossary_dir)
+    translator = build_translator(settings, store, terms)
     engine = RelayEngine(store, translator, sink, retry_every=0)
     try:
         meeting = await store.create_meeting(guild_id=0, name="simulation")

@@ -208,7 +208,7 @@ async def test_two_column_export_is_what_deepl_and_google_take(bot, server, meet
 @pytest.mark.parametrize(
     ("name", "data", "says"),
     [
-        ("es.csv", b"term,meaning\nIEP,PEI\n", "wrong columns"),
+        ("es.csv", b"concept,rendering\niep,PEI\n", "wrong columns"),
         ("es.csv", b"a,b,c\nIEP,PEI,x\n", "unrecognized columns"),
         ("es.csv", "IEP,Programa de Educación\n".encode("utf-16"), "not UTF-8 text"),
         ("es.csv", "IEP,Programa de Educación\n".encode("latin-1"), "not UTF-8 text"),
