@@ -20,17 +20,19 @@ from bot.glossary import (
 from bot.store import MIGRATIONS, Store
 
 CONCEPTS = """\
-id,term,type,policy,expansion,en_variants,definition
+id,term,type,policy,expansion,en_variants,definition,exceptions
 iep,IEP,acronym,keep-expand,Individualized Education Program,,Special-education plan
-principal,principal,full,translate,,,Head of a school
+principal,principal,full,translate,,,Head of a school,principal reason/concern/investigator|~loan/bank
 assistant-principal,assistant principal,phrase,translate,,vice principal,
-accommodations,accommodation,full,translate,,,How a student learns or is tested
-gate,GATE,acronym,keep-expand,Gifted and Talented Education,,
+accommodations,accommodation,full,translate,,,How a student learns or is tested,hotel accommodation|~hotel/beach
+gate,GATE,acronym,keep-expand,Gifted and Talented Education,,,main gate
 title-i,Title I,phrase,keep-expand,,Title 1,Federal funds
 credit-recovery,credit recovery,phrase,translate,,,
 sst,SST,acronym,keep-expand,Student Study Team,,
 sbac,Smarter Balanced,phrase,dnt,,SBAC,
 policy,policy,full,translate,,,
+counselor,counselor,full,translate,,school counselor,,camp counselor
+transcript,transcript,full,translate,,,,transcript of the/this meeting
 """
 ES = """\
 concept,preferred,variants,forbidden,case_sensitive,status,source,notes
@@ -43,6 +45,8 @@ gate,Educación para Alumnos Dotados y Talentosos,,puerta,no,draft,,
 title-i,Título I,,encabezado I,no,approved,,
 sst,Equipo de Estudio del Estudiante,,,no,approved,,
 policy,política,,,no,approved,,
+counselor,consejero/a escolar,,abogado,no,approved,,
+transcript,expediente académico,,transcripción,no,approved,,
 """
 ZH = """\
 concept,preferred,variants,forbidden,case_sensitive,status,source,notes

@@ -506,7 +506,10 @@ def _by_literal(
     "والرئيسي"); None when it does not match."""
     if any(qtoks[i][3] is not None and i != k for i in range(j1, j2)):
         return None  # markup tokens in the region: their mangling may differ between the two answers
-    before = _literal(protected[qtoks[j1][0] : qtoks[k][0]])
+    text_before = protected[qtoks[j1][0] : qtoks[k][0]]
+    before = _literal(text_before)
+    if _ARABIC_APART.search(text_before):  # "و ZQX0Z" against "والرئيسي": the engine's prefix, written attached
+        before = before.removesuffix(r"\s+") + r"\s*"
     after = _literal(protected[qtoks[k][1] : qtoks[j2 - 1][1]])
     m = re.compile(rf"\s*{before}(.+?){after}\s*", re.IGNORECASE | re.DOTALL).fullmatch(plain, start, end)
     if m is None:
@@ -536,6 +539,7 @@ def _token_outcomes(text: str, spans: list[tuple[int, int, TermUse]]) -> dict[in
 # --- fitting a rendering to its sentence ---------------------------------------------------------------------
 
 _OPENERS = "\"'“‘«¿¡([{*_~>"
+_CLOSERS = ".,;:!?)]}…。，、！？；：」』）"
 _ENDERS = ".!?…。！？؟"
 _HSPACE_END = re.compile(r"[^\S\n]+$")
 _HSPACE = re.compile(r"[^\S\n]+")
@@ -566,9 +570,9 @@ def fit(text: str, start: int, end: int, value: str, target: Target, language: s
     if NOSPACE_CHAR.match(value[0]) and (m := _HSPACE_END.search(before)) and m.start() > 0:
         if NOSPACE_CHAR.match(before[m.start() - 1]):
             eat_before = len(m[0])
-    if NOSPACE_CHAR.match(value[-1]) and (m := _HSPACE.match(after)) and m.end() < len(after):
-        if NOSPACE_CHAR.match(after[m.end()]):
-            eat_after = len(m[0])
+    if (m := _HSPACE.match(after)) and m.end() < len(after):
+        if after[m.end()] in _CLOSERS or (NOSPACE_CHAR.match(value[-1]) and NOSPACE_CHAR.match(after[m.end()])):
+            eat_after = len(m[0])  # "ZQX0Z ." or "ZQX0Z 和": spaces the engine set around a placeholder
     if _ARABIC_CHAR.match(value[0]):
         if not eat_before and (m := _ARABIC_APART.search(before)):
             eat_before = len(m[1])  # "و ZQX0Z": the engine set the prefix apart from the placeholder
