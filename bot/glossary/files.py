@@ -127,8 +127,8 @@ def _header_like(cell: str) -> bool:
     folded = cell.strip().casefold()
     if not folded or folded in names:
         return bool(folded)
-    words = re.findall(r"[^\W\d_]+", folded)
-    return bool(words) and all(w in HEADER_WORDS or w in names for w in words)
+    words = re.findall(r"\w+", folded)
+    return bool(words) and all(w in HEADER_WORDS or w in names for w in words)  # "term 1" is a term
 
 
 def parse_file(data: bytes, name: str, *, language: str | None = None, guild_id: int = GLOBAL) -> Parsed:
