@@ -74,7 +74,7 @@ def cmd_glossary(args: argparse.Namespace) -> int:
                 try:
                     summary = await glossary.import_file(
                         Path(args.file), by=args.by, force=args.force, language=args.language,
-                        guild_id=args.guild, status=args.status,
+                        guild_id=args.guild, status=args.status, max_bytes=settings.glossary_import_max_kb * 1024,
                     )  # fmt: skip
                 except WouldOverwrite as exc:
                     print(f"error: {exc}", file=sys.stderr)

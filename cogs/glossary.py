@@ -433,6 +433,7 @@ class ImportRequest:
             guild_id=self.guild_id,
             language=self.language,
             status=self.status,
+            max_bytes=bot.settings.glossary_import_max_kb * 1024,
         )
 
 

@@ -498,12 +498,12 @@ async def test_cells_a_spreadsheet_would_run_are_exported_escaped_and_read_back(
 
 
 async def test_an_import_over_the_size_limit_is_refused_before_it_is_read(store, tmp_path):
-    glossary = Glossary(store, import_limit=1024)
+    glossary = Glossary(store)
     big = tmp_path / "es.csv"
     big.write_bytes(b"field trip,excursion\n" * 100)
     for source in (big, big.read_bytes()):
         with pytest.raises(BadFile, match=r"is 2 KB; the import limit is 1 KB per file \(CONCORD_GLOSSARY_IMPORT"):
-            await glossary.import_file(source, name="es.csv", by="x")
+            await glossary.import_file(source, name="es.csv", by="x", max_bytes=1024)
     assert await store.glossary_version() == 0
 
 

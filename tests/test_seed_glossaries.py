@@ -56,3 +56,20 @@ async def test_seed_glossary_overrides_the_backends_traps(seeded, translator, li
         assert word in result.text
     for word in must_not:
         assert word not in result.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The principal reason is safety.",
+        "Our principal concern is the bus schedule.",
+        "My camp counselor taught me to swim.",
+        "The hotel accommodation for the trip is booked.",
+        "Please close the main gate behind you.",
+        "We need a transcript of this meeting.",
+    ],
+)
+async def test_the_shipped_senses_leave_other_meanings_to_the_engine(seeded, translator, libre, text):
+    libre.fake.dictionary = {"es": {**TRAPS["es"], "counselor": "abogado", "transcript": "transcripción"}}
+    result = await translator.translate(text, languages.get("en"), languages.get("es"))
+    assert result.text == libre.fake.render(text, "en", "es") and result.terms == ()

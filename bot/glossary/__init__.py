@@ -50,7 +50,7 @@ from bot.glossary.models import (
     slug,
     target_language,
 )
-from bot.glossary.service import IMPORT_LIMIT, SESSION_GAP, Glossary, GlossaryStore
+from bot.glossary.service import SESSION_GAP, Glossary, GlossaryStore
 
 __all__ = [
     "CASES",
@@ -58,7 +58,6 @@ __all__ = [
     "ENFORCED",
     "FORMATS",
     "GLOBAL",
-    "IMPORT_LIMIT",
     "MAX_TERM",
     "POLICIES",
     "RENDERING_COLUMNS",

@@ -68,7 +68,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SESSION_GAP = 6 * 3600.0  # seconds without a message after which a meeting is a new session
-IMPORT_LIMIT = 1024 * 1024  # bytes per imported file: the Discord upload limit of /glossary import
 _SESSION_SAVE_EVERY = 60.0  # seconds: a running session's last activity is written at most this often
 
 
@@ -112,7 +111,6 @@ class Glossary:
         refresh_every: float = 2.0,
         strategy: str = "repair",
         session_gap: float = SESSION_GAP,
-        import_limit: int = IMPORT_LIMIT,
     ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"glossary strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
@@ -120,7 +118,6 @@ class Glossary:
         self.refresh_every = refresh_every  # how often to look for writes by another process (the CLI)
         self.strategy = strategy  # repair: translate plain, repair what is wrong; protect: placeholders first
         self.session_gap = session_gap  # seconds without a message after which a meeting introduces acronyms again
-        self.import_limit = import_limit  # bytes per imported file
         self.version = -1
         self.stats = GlossaryStats()
         # Published dicts are never changed in place (a write publishes new ones): see Snapshot.
@@ -140,7 +137,6 @@ class Glossary:
             store,
             strategy=settings.glossary_strategy,
             session_gap=settings.glossary_session_gap_hours * 3600,
-            import_limit=settings.glossary_import_max_kb * 1024,
         )
 
     # --- loading ----------------------------------------------------------------------------------
@@ -647,18 +643,20 @@ class Glossary:
         guild_id: int | None = None,
         status: str = "draft",
         name: str | None = None,
+        max_bytes: int | None = None,
     ) -> ImportSummary:
         """Import a file (or a directory: concepts.csv first, then one file per language) in one transaction.
 
         Formats: concepts.csv; our per-language file; two columns (English term, rendering: DeepL or Google
         Cloud unidirectional CSV/TSV); a header of language codes (Google equivalent term sets). Identical
         rows change nothing. Changing an approved entry needs force=True; without it WouldOverwrite says what
-        would change.
+        would change. `max_bytes`: the largest file a person may import (the CLI and /glossary import pass
+        CONCORD_GLOSSARY_IMPORT_MAX_KB), checked before a file is read.
         """
         await self.current()
         status = choice(status, STATUSES, "status")
         scope = self._scope(guild_id)
-        read = await asyncio.to_thread(self._read_files, source, name)
+        read = await asyncio.to_thread(self._read_files, source, name, max_bytes)
         summary = ImportSummary(files=[f for f, _ in read])
         # Parsed and planned in a worker thread, against the rows loaded now: a big file does not hold up the
         # event loop, and only the changes outlive the planning (60,000 rows are written at once).
@@ -677,9 +675,11 @@ class Glossary:
         summary.version = await self._write(changes, by)
         return summary
 
-    def _read_files(self, source: str | Path | bytes, name: str | None) -> list[tuple[str, bytes]]:
+    def _read_files(
+        self, source: str | Path | bytes, name: str | None, max_bytes: int | None
+    ) -> list[tuple[str, bytes]]:
         if isinstance(source, bytes):
-            self._check_size(name or "upload.csv", len(source))
+            _check_size(name or "upload.csv", len(source), max_bytes)
             return [(name or "upload.csv", source)]
         path = Path(source)
         try:
@@ -691,17 +691,10 @@ class Glossary:
             else:
                 found = [path]
             for p in found:  # checked before anything is read: a huge file never reaches memory
-                self._check_size(p.name, p.stat().st_size)
+                _check_size(p.name, p.stat().st_size, max_bytes)
             return [(p.name if p != path else name or path.name, p.read_bytes()) for p in found]
         except OSError as exc:
             raise BadFile(f"cannot read {path}: {exc.strerror or exc}") from None
-
-    def _check_size(self, name: str, size: int) -> None:
-        if size > self.import_limit:
-            raise BadFile(
-                f"{name} is {_kb(size)} KB; the import limit is {_kb(self.import_limit)} KB per file "
-                "(CONCORD_GLOSSARY_IMPORT_MAX_KB). A school glossary is a few hundred lines: split the file"
-            )
 
     async def seed(self, directory: Path, *, by: str = "seed") -> ImportSummary | None:
         """Import the seed glossaries when the glossary is empty (first run); None when there was nothing to do."""
@@ -751,6 +744,14 @@ def _applied(
             key = (after.concept_key, after.language, after.guild_id)
             renderings[key] = replace(after, updated_by=by, updated_at=at)
     return concepts, renderings
+
+
+def _check_size(name: str, size: int, max_bytes: int | None) -> None:
+    if max_bytes is not None and size > max_bytes:
+        raise BadFile(
+            f"{name} is {_kb(size)} KB; the import limit is {_kb(max_bytes)} KB per file "
+            "(CONCORD_GLOSSARY_IMPORT_MAX_KB). A school glossary is a few hundred lines: split the file"
+        )
 
 
 def _kb(size: int) -> int:
