@@ -347,18 +347,23 @@ async def test_reimporting_the_seed_changes_nothing(glossary, tmp_path):
     assert glossary.version == before
 
 
+async def round_trip(full: str, concepts: str, tmp_path) -> tuple[str, str]:
+    """The exports of an empty database after importing these ones."""
+    copy = tmp_path / f"copy{len(list(tmp_path.iterdir()))}"
+    copy.mkdir()
+    (copy / "concepts.csv").write_text(concepts, encoding="utf-8")
+    (copy / "es.csv").write_text(full, encoding="utf-8")
+    async with await Store.open(copy / "other.db") as other_store:
+        other = Glossary(other_store)
+        await other.import_file(copy, by="cli")
+        return await other.export("es", "full"), await other.export_concepts()
+
+
 async def test_full_export_round_trips_into_an_empty_database(glossary, tmp_path):
     full = await glossary.export("es", "full")
     concepts = await glossary.export_concepts()
     assert full.splitlines()[0] == "concept,preferred,variants,forbidden,case_sensitive,status,source,notes"
-    (tmp_path / "copy").mkdir()
-    (tmp_path / "copy" / "concepts.csv").write_text(concepts, encoding="utf-8")
-    (tmp_path / "copy" / "es.csv").write_text(full, encoding="utf-8")
-    async with await Store.open(tmp_path / "other.db") as other_store:
-        other = Glossary(other_store)
-        await other.import_file(tmp_path / "copy", by="cli")
-        assert await other.export("es", "full") == full
-        assert await other.export_concepts() == concepts
+    assert await round_trip(full, concepts, tmp_path) == (full, concepts)
 
 
 async def test_two_column_exports_are_what_deepl_and_google_take(glossary):
@@ -516,13 +521,7 @@ async def test_optional_columns_are_written_only_when_used_and_round_trip(glossa
     concepts = await glossary.export_concepts()
     assert concepts.splitlines()[0].endswith(",definition,exceptions")
     assert "principal reason/concern/investigator|~loan/bank" in concepts
-    (tmp_path / "copy").mkdir()
-    (tmp_path / "copy" / "concepts.csv").write_text(concepts, encoding="utf-8")
-    (tmp_path / "copy" / "es.csv").write_text(full, encoding="utf-8")
-    async with await Store.open(tmp_path / "other.db") as other_store:
-        other = Glossary(other_store)
-        await other.import_file(tmp_path / "copy", by="cli")
-        assert (await other.export("es", "full"), await other.export_concepts()) == (full, concepts)
+    assert await round_trip(full, concepts, tmp_path) == (full, concepts)
 
 
 async def test_migration_4_adds_senses_case_and_sessions(store):
