@@ -1,20 +1,23 @@
-"""Command line: `python -m bot run | simulate | glossary | bench`."""
+"""Command line: `python -m bot run | check | simulate | glossary | languages | bench`.
+
+Every bad setting, path or argument ends as one `error:` line on stderr and exit code 2, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from bot import bench, simulate
-from bot.config import Settings
+from bot import bench, config, simulate
+from bot.config import ConfigError, Settings
 from bot.languages import BACKENDS, UnknownLanguage
+from bot.store import UnusableDatabase
 
 if TYPE_CHECKING:
     from bot.glossary import Glossary
@@ -24,13 +27,14 @@ class UsageError(Exception):
     """Bad input from the command line: printed as one line, exit code 2."""
 
 
-def load_settings(**overrides: object) -> Settings:
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise UsageError(f"invalid setting {where}: {first['msg']}") from None
+def load_settings(
+    overrides: dict[str, object] | None = None, *, flags: dict[str, str] | None = None, translating: bool = False
+) -> Settings:
+    """Settings for a command: invalid ones raise ConfigError (one line each); warnings go to stderr."""
+    settings, warnings = config.load(overrides, flags=flags, translating=translating)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return settings
 
 
 async def prepare_database(settings: Settings) -> None:
@@ -84,6 +88,13 @@ def cmd_glossary(args: argparse.Namespace) -> int:
             if args.action == "export":
                 exported.append(await glossary.export(args.language, args.format, args.guild))
                 return 0
+            if args.action == "stats":
+                from bot import glossary_stats
+
+                stats = await glossary_stats.compute(store, args.guild)
+                render = glossary_stats.as_json if args.format == "json" else glossary_stats.as_table
+                exported.append(render(stats) + ("\n" if args.format == "json" else ""))
+                return 0
             problems = await glossary.lint()
             for p in problems:
                 print(f"{p.kind}: {p.concept} [{p.language}] {p.message}")
@@ -96,14 +107,32 @@ def cmd_glossary(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     for text in exported:
         if args.output:
-            Path(args.output).write_text(text, encoding="utf-8")
+            try:
+                Path(args.output).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
         else:
             sys.stdout.write(text)
     return code
 
 
+def cmd_languages(args: argparse.Namespace) -> int:
+    from bot import languages
+
+    entries = [languages.describe(lang) for lang in languages.LANGUAGES.values()]
+    if args.json:
+        print(json.dumps(entries, ensure_ascii=False))
+        return 0
+    for e in entries:
+        route = ", ".join(e["backends"]) or "interpreter only"
+        if e["translated_as"]:
+            route += f" (as {e['translated_as']})"
+        print(f"{e['code']:<6} {e['english']:<40} #{e['channel']:<16} {'RTL' if e['rtl'] else '   '}  {route}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = load_settings(translating=True)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(prepare_database(settings))
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
@@ -124,8 +153,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(
             "Discord refused the Message Content intent: enable it under Bot -> Privileged Gateway Intents"
         ) from None
-    except (aiohttp.ClientConnectionError, OSError) as exc:
+    except (aiohttp.ClientConnectionError, OSError, discord.GatewayNotFound) as exc:
         raise UsageError(f"cannot reach Discord ({exc}); check the network and try again") from None
+    except discord.HTTPException as exc:
+        raise UsageError(f"Discord answered {exc.status} {exc.text} at login; try again in a few minutes") from None
     return 0
 
 
@@ -133,9 +164,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = {"translator": args.translator, "libre_url": args.libre_url}
     if args.translator:
         overrides["fallbacks"] = []  # an explicit choice means: this backend only
-    settings = load_settings(**overrides)
-    if settings.translator == "libre" and not settings.libre_url:
-        raise UsageError("--translator libre needs --libre-url http://HOST:PORT/ (or CONCORD_LIBRE_URL)")
+    settings = load_settings(overrides, flags=SIMULATE_FLAGS, translating=True)
+    if args.database is not None and not args.database.strip():
+        raise UsageError("--database is empty: give a file path, or leave it out for a temporary database")
     logging.basicConfig(level=logging.ERROR if not args.verbose else logging.INFO)
     try:
         script = Path(args.script).read_text(encoding="utf-8")
@@ -158,6 +189,36 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0 if report.lost == 0 else 1
 
 
+SIMULATE_FLAGS = {"translator": "--translator", "libre_url": "--libre-url"}
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bot import check
+
+    settings, warnings = config.load()
+    report = asyncio.run(check.run(settings, warnings, discord=not args.no_discord))
+    print(report.render_json() if args.json else report.render())
+    return 0 if report.ok else 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """bench reads the deployer's settings only for a real backend, but bad settings are refused either way."""
+    real = args.translator != "local"
+    overrides = {"translator": args.translator, "libre_url": args.libre_url, "fallbacks": []} if real else {}
+    load_settings(overrides, flags=SIMULATE_FLAGS, translating=real)
+    return bench.cmd_bench(args)
+
+
+SCRIPT_FORMAT = """\
+script format, one message per line:
+  Carmen: Welcome to the ELAC meeting.      a message in the English main channel
+  Lan@vi: Con tôi cần giúp đỡ về IEP.       a parent writing in the Vietnamese channel (any code from the README)
+      Cảm ơn.                               an indented line continues the message above (so can "# Agenda")
+  # a note                                  a line starting with # (not indented) is a comment
+Blank lines are skipped. A parent's language gets a channel even when --languages does not name it.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot", description="Concord: live interpretation of parent meetings."
@@ -168,8 +229,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sync", action="store_true", help="publish slash commands globally (once, after upgrades)")
     run.set_defaults(func=cmd_run)
 
-    sim = sub.add_parser("simulate", help="relay a meeting script through the real engine, printed per channel")
-    sim.add_argument("script", help="one message per line: 'speaker[@language]: text' (# starts a comment)")
+    check = sub.add_parser(
+        "check",
+        help="check the settings, database, glossaries, translation backends and Discord, and say what to fix",
+        description="Prints the effective settings (secrets hidden), then checks the database, the seed glossary "
+        "folder, each translation backend (one short test call each) and, when a token is set, the Discord login, "
+        "the Message Content intent and the invite scope (applications.commands) in each server. Changes nothing.",
+        epilog="exit code: 0 all well, 1 something to fix (listed last), 2 a setting is invalid",
+    )
+    check.add_argument("--no-discord", action="store_true", help="skip the Discord checks")
+    check.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
+    check.set_defaults(func=cmd_check)
+
+    sim = sub.add_parser(
+        "simulate",
+        help="relay a meeting script through the real engine, printed per channel",
+        description="Relay a meeting script through the real engine and print what each channel shows.",
+        epilog=SCRIPT_FORMAT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sim.add_argument("script", help="the meeting script, format below")
     sim.add_argument("--languages", default="es,vi,zh-TW", help="language channels besides English, e.g. es,vi,zh-TW")
     sim.add_argument("--translator", choices=BACKENDS, help="backend to use (default: CONCORD_TRANSLATOR or google)")
     sim.add_argument("--libre-url", help="LibreTranslate-compatible server, e.g. http://127.0.0.1:5000/")
@@ -202,8 +281,16 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--guild", type=int, help="a Discord server's view (its own terms over the shared ones)")
     exp.add_argument("-o", "--output", help="write to this file instead of standard output")
     actions.add_parser("lint", help="find duplicates, conflicts, empty renderings, forbidden == preferred")
+    stats = actions.add_parser("stats", help="per language: concepts approved / draft / missing, sources cited")
+    stats.add_argument("--format", default="table", choices=("table", "json"))
+    stats.add_argument("--guild", type=int, help="a Discord server's view (its own terms over the shared ones)")
+    stats.add_argument("-o", "--output", help="write to this file instead of standard output")
     glossary.set_defaults(func=cmd_glossary)
+    langs = sub.add_parser("languages", help="the language registry: channel names, direction, backends")
+    langs.add_argument("--json", action="store_true", help="one JSON list (backends: [] = interpreter only)")
+    langs.set_defaults(func=cmd_languages)
     bench.add_parser(sub)
+    sub.choices["bench"].set_defaults(func=cmd_bench)
     return parser
 
 
@@ -211,6 +298,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except ConfigError as exc:
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    except UnusableDatabase as exc:
+        name = "--database" if getattr(args, "database", None) else config.env_name("database")
+        print(f"error: {name}={exc.path}: {exc}", file=sys.stderr)
+        return 2
     except (UsageError, UnknownLanguage, simulate.ScriptError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

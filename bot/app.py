@@ -21,9 +21,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import languages
-from bot.config import Settings
+from bot.check import Finding
+from bot.config import Settings, env_name
 from bot.glossary import Glossary, GlossaryError
 from bot.relay import CorrectionError, RelayEngine
+from bot.roles import RoleBook, RoleLookup
 from bot.sinks import Outgoing, SinkError
 from bot.store import Store
 from bot.translation import TranslationService, build_translator
@@ -36,6 +38,10 @@ MESSAGE_LIMIT = 2000
 NO_PINGS = discord.AllowedMentions.none()
 WEBHOOK_RECHECK = 300.0  # seconds before asking again for a channel where Manage Webhooks was missing
 CLOSE_GRACE = 5.0  # seconds `close()` waits for queued deliveries before cancelling them
+
+# View Channels, Send Messages, Embed Links, Read Message History, Manage Webhooks (the README's invite link)
+INVITE_PERMISSIONS = 536955904
+INVITE_SCOPES = ("bot", "applications.commands")
 
 _RESERVED_NAME = re.compile(r"(disc)(ord)|(cl)(yde)", re.IGNORECASE)
 
@@ -59,6 +65,13 @@ def webhook_username(name: str) -> str:
     cleaned = _RESERVED_NAME.sub(lambda m: "\u200b".join(g for g in m.groups() if g), " ".join(name.split()))
     cleaned = cleaned[:80].strip()
     return cleaned or "Participant"
+
+
+def invite_url(application_id: int) -> str:
+    """The link that adds the bot with the scopes and permissions Concord needs."""
+    return discord.utils.oauth_url(
+        application_id, permissions=discord.Permissions(INVITE_PERMISSIONS), scopes=INVITE_SCOPES
+    )
 
 
 def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
@@ -274,12 +287,45 @@ class DiscordSink:
 # --- slash command errors ------------------------------------------------------------------------
 
 
-class NotVolunteer(app_commands.CheckFailure):
+class NotAllowed(app_commands.CheckFailure):
+    """A command needs a configured role (or Manage Server). `problem`: why the role counts for nobody here."""
+
+    action = "use this command"
+
+    def __init__(self, role: str | None, problem: str | None = None) -> None:
+        super().__init__(f"needs the {role} role or Manage Server" if role else "needs Manage Server")
+        self.role = role
+        self.problem = problem
+
+
+class NotVolunteer(NotAllowed):
     """Changing the glossary or correcting translations needs the volunteer role (or Manage Server)."""
 
-    def __init__(self, role: str) -> None:
-        super().__init__(f"needs the {role} role or Manage Server")
-        self.role = role
+    action = "change the glossary or correct translations"
+
+
+class NotFacilitator(NotAllowed):
+    """Linking meeting channels needs the facilitator role (or Manage Server)."""
+
+    action = "change meeting channels"
+
+
+def role_lookup(book: RoleBook, guild: discord.Guild | None) -> RoleLookup:
+    """The role `book` means in this server, resolved from the server's own role list (once, for a name)."""
+    if guild is None:
+        return RoleLookup(None, book.value, "the server is not in the bot's cache yet")
+    return book.resolve(guild.id, guild.name, [(role.id, role.name) for role in guild.roles])
+
+
+def require_role(interaction: discord.Interaction, book: RoleBook, error: type[NotAllowed]) -> None:
+    """Checked server-side in every command that needs it: Manage Server, or the configured role."""
+    if interaction.permissions.manage_guild:
+        return
+    found = role_lookup(book, interaction.guild)
+    member = interaction.user
+    if found.role_id is not None and isinstance(member, discord.Member) and member.get_role(found.role_id):
+        return
+    raise error(found.label, found.problem)
 
 
 def _sentence(error: Exception) -> str:
@@ -294,11 +340,18 @@ def explain(error: Exception) -> str | None:
     if isinstance(error, languages.UnknownLanguage):
         codes = ", ".join(f"`{code}`" for code in languages.LANGUAGES)
         return f"Sorry, I don't know the language code `{error.code}`. Please use one of: {codes}."
-    if isinstance(error, NotVolunteer):
-        return (
-            f"Sorry, only members with the **{error.role}** role (or the **Manage Server** permission) can change "
-            "the glossary or correct translations. Anyone can use `/glossary show` and `/glossary search`."
+    if isinstance(error, NotAllowed):
+        who = (
+            f"members with the **{error.role}** role (or the **Manage Server** permission)"
+            if error.role
+            else "members with the **Manage Server** permission"
         )
+        text = f"Sorry, only {who} can {error.action}."
+        if isinstance(error, NotVolunteer):
+            text += " Anyone can use `/glossary show` and `/glossary search`."
+        if error.problem:
+            text += f"\n-# For the bot's administrator: {error.problem}."
+        return text
     if isinstance(error, GlossaryError | CorrectionError):
         return f"Sorry, that did not work: {_sentence(error)} Nothing was changed."
     if isinstance(error, app_commands.MissingPermissions):
@@ -366,6 +419,8 @@ class ConcordBot(commands.Bot):
         self.translator = translator
         self._glossary = glossary or translator.glossary  # the one the translator enforces: edits apply at once
         self.sync_commands = sync_commands
+        self.volunteers = RoleBook.of(settings, "volunteer_role")
+        self.facilitators = RoleBook.of(settings, "facilitator_role")
 
     @property
     def glossary(self) -> Glossary:
@@ -387,12 +442,53 @@ class ConcordBot(commands.Bot):
             self._warm = asyncio.create_task(self.translator.glossary.warm(), name="glossary-warm")
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        if self.settings.test_guild_id:
-            guild = discord.Object(self.settings.test_guild_id)
-            self.tree.copy_global_to(guild=guild)
-            await self.tree.sync(guild=guild)
-        elif self.sync_commands:
-            await self.tree.sync()
+        await self.publish_commands()
+
+    async def publish_commands(self) -> None:
+        """Sync slash commands to CONCORD_TEST_GUILD_ID (instant) or, with `run --sync`, globally.
+
+        A refusal is one log line with the fix; relaying does not need the commands, so the bot carries on.
+        """
+        guild_id = self.settings.test_guild_id
+        if not guild_id and not self.sync_commands:
+            return
+        try:
+            if guild_id:
+                guild = discord.Object(guild_id)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+            else:
+                await self.tree.sync()
+        except discord.HTTPException as exc:
+            log.error("slash commands not published: %s; relaying goes on without them", await self._sync_fix(exc))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.error("slash commands not published: Discord could not be reached (%r); restart to try again", exc)
+
+    async def _sync_fix(self, exc: discord.HTTPException) -> str:
+        invite = invite_url(self.application_id or 0)
+        guild_id = self.settings.test_guild_id
+        if guild_id:
+            try:
+                guilds = [guild async for guild in self.fetch_guilds(limit=200)]
+            except discord.HTTPException:
+                guilds = None
+            if guilds is not None and all(guild.id != guild_id for guild in guilds):
+                names = ", ".join(f"{g.name} ({g.id})" for g in guilds[:5]) or "none yet"
+                return (
+                    f"{env_name('test_guild_id')}={guild_id} is not a server this bot is in (it is in: {names}); "
+                    f"fix the ID, or invite the bot there: {invite}"
+                )
+        if exc.status == 403:
+            return (
+                f"Discord refused ({exc.status} {exc.text}): invite the bot again with the applications.commands "
+                f"scope: {invite}"
+            )
+        return f"Discord answered {exc.status} {exc.text}"
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """Resolve the role settings as the server becomes available: names pin to an ID, problems are logged."""
+        for book in (self.volunteers, self.facilitators):
+            role_lookup(book, guild)
 
     async def close(self) -> None:
         warm = getattr(self, "_warm", None)
@@ -420,3 +516,134 @@ async def run(settings: Settings, *, sync: bool = False) -> None:
                 await bot.start(settings.discord_token.get_secret_value())
         finally:
             translator.close()
+
+
+# --- `python -m bot check`: the Discord part -------------------------------------------------------
+
+MESSAGE_CONTENT_FLAGS = (
+    discord.ApplicationFlags.gateway_message_content.flag
+    | discord.ApplicationFlags.gateway_message_content_limited.flag
+)
+NEEDED = {
+    "View Channels": discord.Permissions(view_channel=True),
+    "Send Messages": discord.Permissions(send_messages=True),
+    "Embed Links": discord.Permissions(embed_links=True),
+    "Read Message History": discord.Permissions(read_message_history=True),
+    "Manage Webhooks": discord.Permissions(manage_webhooks=True),
+}
+PROBE_TIMEOUT = 15.0  # seconds for each Discord request
+PROBE_GUILDS = 25  # servers looked at in detail
+
+
+async def probe_discord(settings: Settings) -> list[Finding]:
+    """Log in over REST only (no gateway session) and check what `run` needs: the token, the Message Content
+    intent, and in each server the applications.commands scope, the permissions and the role settings."""
+    assert settings.discord_token is not None
+    http = discord.http.HTTPClient(asyncio.get_running_loop())
+
+    async def ask(coro: Any) -> Any:
+        return await asyncio.wait_for(coro, PROBE_TIMEOUT)
+
+    found: list[Finding] = []
+    try:
+        try:
+            me = await ask(http.static_login(settings.discord_token.get_secret_value()))
+        except discord.LoginFailure:
+            return [
+                Finding(
+                    "fail",
+                    "Discord login",
+                    "Discord rejected the token",
+                    "copy a fresh token (Developer Portal -> Bot -> Reset Token) into DISCORD_TOKEN",
+                )
+            ]
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return [Finding("fail", "Discord login", f"cannot reach Discord ({exc})", "check the network")]
+        found.append(Finding("ok", "Discord login", f"logged in as {me['username']} (id {me['id']})"))
+        app = await ask(http.application_info())
+        app_id = int(app["id"])
+        if int(app.get("flags") or 0) & MESSAGE_CONTENT_FLAGS:
+            found.append(Finding("ok", "Message Content", "intent enabled"))
+        else:
+            found.append(
+                Finding(
+                    "fail",
+                    "Message Content",
+                    "the intent is off: Concord cannot read the messages it translates",
+                    "Developer Portal -> Bot -> Privileged Gateway Intents -> enable Message Content Intent",
+                )
+            )
+        guilds = await ask(http.get_guilds(200))
+        invite = invite_url(app_id)
+        if not guilds:
+            found.append(Finding("fail", "servers", "the bot is in no server yet", f"invite it: {invite}"))
+        test_guild = settings.test_guild_id
+        if test_guild and all(int(g["id"]) != test_guild for g in guilds):
+            found.append(
+                Finding(
+                    "fail",
+                    env_name("test_guild_id"),
+                    f"{test_guild} is not a server this bot is in",
+                    f"set it to one of: {', '.join(g['id'] for g in guilds[:5]) or 'none yet'}, or invite the bot: "
+                    f"{invite}",
+                )
+            )
+        books = (RoleBook.of(settings, "volunteer_role"), RoleBook.of(settings, "facilitator_role"))
+        for guild in guilds[:PROBE_GUILDS]:
+            found += await _probe_guild(http, ask, guild, int(me["id"]), app_id, invite, books)
+    except discord.HTTPException as exc:
+        found.append(Finding("fail", "Discord", f"Discord answered {exc.status} {exc.text}", "try again later"))
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        found.append(Finding("fail", "Discord", f"Discord stopped answering ({exc!r})", "check the network"))
+    finally:
+        await http.close()
+    return found
+
+
+async def _probe_guild(
+    http: Any, ask: Any, guild: dict[str, Any], me: int, app_id: int, invite: str, books: tuple[RoleBook, ...]
+) -> list[Finding]:
+    guild_id, subject = int(guild["id"]), f"server {guild['name']}"
+    found = []
+    try:
+        await ask(http.get_guild_commands(app_id, guild_id))
+        found.append(Finding("ok", subject, "slash commands allowed (applications.commands)"))
+    except discord.Forbidden as exc:
+        found.append(
+            Finding(
+                "fail",
+                subject,
+                f"Discord refuses slash commands here ({exc.status} {exc.text})",
+                f"open the invite link again, it adds the applications.commands scope: {invite}",
+            )
+        )
+    try:
+        roles = await ask(http.get_roles(guild_id))
+        member = await ask(http.get_member(guild_id, me))
+    except discord.HTTPException as exc:
+        found.append(Finding("warn", subject, f"cannot read roles ({exc.status} {exc.text})"))
+        return found
+    granted = discord.Permissions.none()
+    held = {str(r) for r in member.get("roles", [])} | {str(guild_id)}  # @everyone's id is the server's
+    for role in roles:
+        if role["id"] in held:
+            granted |= discord.Permissions(int(role["permissions"]))
+    missing = [name for name, perm in NEEDED.items() if not granted.administrator and not perm.is_subset(granted)]
+    if missing:
+        found.append(
+            Finding(
+                "warn",
+                subject,
+                f"the bot's roles lack {', '.join(missing)}",
+                f"give the bot's role {', '.join(missing)} (or invite it again: {invite})",
+            )
+        )
+    pairs = [(int(r["id"]), r["name"]) for r in roles]
+    for book in books:
+        lookup = book.resolve(guild_id, guild["name"], pairs)
+        if lookup.problem:
+            found.append(Finding("warn", subject, lookup.problem, f"set {book.setting} to the role's ID"))
+        elif lookup.role_id is not None:
+            by = "" if book.value == str(lookup.role_id) else f" (by name; {book.setting}={lookup.role_id} is safer)"
+            found.append(Finding("ok", subject, f"{book.setting}: role {lookup.label} ({lookup.role_id}){by}"))
+    return found

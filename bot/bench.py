@@ -60,8 +60,8 @@ log = logging.getLogger(__name__)
 
 MAIN_CHANNEL = 5000
 # Languages in the order a California district most often needs them; all have a LibreTranslate code.
-LANGUAGE_ORDER = ["es", "vi", "zh-TW", "ko", "tl", "ar", "fa", "ru", "pa", "hmn", "km", "sm",
-                  "zh-CN", "lo", "to", "ja", "pt", "uk", "hi"]  # fmt: skip
+LANGUAGE_ORDER = ["es", "vi", "zh-TW", "ko", "tl", "ar", "fa", "ru", "zh-CN", "ja", "pt", "uk",
+                  "hi", "ur", "bn", "fr"]  # fmt: skip
 SEQUENTIAL_BUDGET_S = 25.0  # the sequential slice is sized to take about this long
 
 

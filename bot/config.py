@@ -1,70 +1,515 @@
-"""Settings from the environment or `.env`. Secrets are SecretStr so they never print."""
+"""Settings from the environment or `.env`, validated at load.
+
+Each field says what it allows (pydantic bounds, enums, validators) and, in its description, what it means;
+`load()` turns every invalid value into one line naming the variable as the deployer types it
+(`CONCORD_TRANSLATE_TIMEOUT`), the value and what is allowed. A new field with `Field(ge=..., le=...)` gets
+that line for free. Relationships between settings and legal-but-risky values are judged in one place,
+`review()`. Secrets are SecretStr so they never print.
+"""
 
 from __future__ import annotations
 
+import difflib
+import enum
+import json
+import os
+import re
+import types
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import annotated_types
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from bot import languages
 from bot.languages import BACKENDS
+
+ENV_PREFIX = "CONCORD_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The setting each backend cannot work without (google and mymemory need none).
+BACKEND_NEEDS = {"deepl": "deepl_api_key", "microsoft": "microsoft_api_key", "libre": "libre_url"}
+ROLE_NAME_LIMIT = 100  # Discord's limit on a role name
+_ROLE_MENTION = re.compile(r"^<@&(\d+)>$")
+
+
+class ConfigError(Exception):
+    """Invalid settings: one line per bad value, each naming the variable. Printed as is, exit code 2."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CONCORD_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     discord_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "CONCORD_DISCORD_TOKEN")
+        default=None,
+        validation_alias=AliasChoices("DISCORD_TOKEN", "CONCORD_DISCORD_TOKEN"),
+        description="the bot token from the Developer Portal",
     )
-    database: Path = Path("concord.db")
-    glossary_dir: Path = Path(__file__).resolve().parent.parent / "glossaries"
+    database: Path = Field(Path("concord.db"), description="the SQLite file")
+    glossary_dir: Path = Field(
+        Path(__file__).resolve().parent.parent / "glossaries", description="folder of seed glossary files"
+    )
 
     # Translation: the first backend is tried first, then the fallbacks, skipping any that lacks the language.
-    translator: str = "google"
-    fallbacks: list[str] = ["mymemory"]
-    # Per-language override, e.g. CONCORD_TRANSLATOR_BY_LANGUAGE='{"hmn": "microsoft"}'
-    translator_by_language: dict[str, str] = {}
+    translator: str = Field("google", description="first translation backend")
+    fallbacks: Annotated[list[str], NoDecode] = Field(["mymemory"], description="backends tried next, in order")
+    # Per-language override, e.g. CONCORD_TRANSLATOR_BY_LANGUAGE='{"hmn": "microsoft"}' or hmn=microsoft
+    translator_by_language: Annotated[dict[str, str], NoDecode] = Field({}, description="per-language backend")
     deepl_api_key: SecretStr | None = None
-    deepl_free: bool = True
+    deepl_free: bool = Field(True, description="whether the DeepL key is a Free-plan key")
     microsoft_api_key: SecretStr | None = None
     microsoft_region: str | None = None
-    libre_url: str | None = None
+    libre_url: str | None = Field(None, description="a LibreTranslate server")
     libre_api_key: SecretStr | None = None
-    mymemory_email: str | None = None
+    mymemory_email: str | None = Field(None, description="an e-mail address, for MyMemory's larger quota")
 
-    translate_timeout: float = 8.0  # hard deadline for one backend call, in seconds
+    translate_timeout: float = Field(8.0, gt=0, le=120, description="seconds for one backend call")
     # Longest a message waits for its translation (retries and fallbacks included) before the original is
     # delivered, marked; the translation is edited in when a retry succeeds.
-    translate_deadline: float = 15.0
-    translate_retries: int = 2  # extra tries on 429 / 5xx / timeouts before falling back
-    translate_workers: int = 16  # threads per backend (deep-translator is synchronous)
-    keep_days: float = 30.0  # meeting text (for edits, retries, corrections) is forgotten after this many days
-    retry_untranslated_every: float = 30.0  # seconds between retries of messages delivered untranslated
+    translate_deadline: float = Field(15.0, gt=0, le=600, description="seconds a message waits for translation")
+    translate_retries: int = Field(2, ge=0, le=10, description="extra tries on 429 / 5xx / timeouts")
+    translate_workers: int = Field(16, ge=1, le=64, description="threads per backend")
+    keep_days: float = Field(
+        30.0,
+        ge=1,
+        le=3650,
+        description="days meeting text is kept; under 1, the purge at start would forget messages still "
+        "being retried, edited or corrected",
+    )
+    retry_untranslated_every: float = Field(
+        30.0, ge=0, le=86400, description="seconds between retries of untranslated messages; 0 turns them off"
+    )
 
     # Glossary: "repair" translates the message as it is and replaces only the terms the engine got wrong, at
     # their place; "protect" sends terms as placeholders first (README, "Glossaries", has the measured figures).
     glossary_strategy: Literal["repair", "protect"] = "repair"
-    # A meeting's acronyms are expanded again ("Programa de Educación Individualizada (IEP...)") after this
-    # many hours without a message.
-    glossary_session_gap_hours: float = Field(default=6.0, gt=0, le=24 * 30)
-    # Largest glossary file `/glossary import` and `python -m bot glossary import` take, per file.
-    glossary_import_max_kb: int = Field(default=1024, ge=1, le=100 * 1024)
+    glossary_session_gap_hours: float = Field(
+        6.0, gt=0, le=720, description="hours without a message after which a meeting expands its acronyms again"
+    )
+    glossary_import_max_kb: int = Field(
+        1024, ge=1, le=102400, description="largest glossary file imported, per file, from Discord or the CLI"
+    )
 
-    volunteer_role: str = "Volunteer"  # may change glossary terms (members with Manage Server may too)
-    test_guild_id: int | None = None  # sync slash commands to this guild only (instant) instead of globally
-    log_level: str = "INFO"
+    # A role ID (Server Settings -> Roles -> right-click -> Copy Role ID), or a name resolved once per server.
+    volunteer_role: str | None = Field("Volunteer", description="role that may change glossary terms")
+    facilitator_role: str | None = Field(None, description="role that may set up meeting channels")
+    test_guild_id: int | None = Field(None, gt=0, description="the ID of one server to sync slash commands to")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
-    @field_validator("translator")
+    @field_validator("*", mode="before")
     @classmethod
-    def _known_backend(cls, value: str) -> str:
-        if value not in BACKENDS:
-            raise ValueError(f"unknown translator '{value}', choose one of {', '.join(BACKENDS)}")
+    def _blank_is_unset(cls, value: Any, info: Any) -> Any:
+        """`CONCORD_LIBRE_URL=` (as in .env.example) means "not set" for a setting that may be unset."""
+        if isinstance(value, str) and not value.strip() and cls.model_fields[info.field_name].default is None:
+            return None
         return value
 
-    @field_validator("fallbacks")
+    @field_validator("database", "glossary_dir", mode="before")
     @classmethod
-    def _known_backends(cls, value: list[str]) -> list[str]:
-        for name in value:
-            cls._known_backend(name)
+    def _path(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValueError("is empty: give a path, e.g. concord.db")
+            if "\x00" in value:
+                raise ValueError("contains a NUL character")
+            return Path(value.strip()).expanduser()  # no shell expands ~ in .env or docker -e
         return value
+
+    @field_validator("translator", mode="before")
+    @classmethod
+    def _known_backend(cls, value: Any) -> Any:
+        return _backend(value) if isinstance(value, str) else value
+
+    @field_validator("fallbacks", mode="before")
+    @classmethod
+    def _known_backends(cls, value: Any) -> Any:
+        example = 'a JSON list like ["mymemory"] or names separated by commas'
+        value = _typed(value, list, example, lambda text: [part for part in text.split(",") if part.strip()])
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValueError("must be backend names separated by commas, e.g. mymemory,libre")
+        return list(dict.fromkeys(_backend(v) for v in value))
+
+    @field_validator("translator_by_language", mode="before")
+    @classmethod
+    def _language_backends(cls, value: Any) -> Any:
+        example = 'a JSON object like {"hmn": "microsoft"} or hmn=microsoft,es=deepl'
+        value = _typed(value, dict, example, _pairs)
+        if not isinstance(value, dict):
+            raise ValueError('must map language codes to backends, e.g. {"hmn": "microsoft"}')
+        mapped = {}
+        for code, backend in value.items():
+            try:
+                lang = languages.get(str(code))
+            except languages.UnknownLanguage:
+                raise ValueError(f"unknown language '{code}'; `python -m bot languages` lists the codes") from None
+            if not isinstance(backend, str):
+                raise ValueError(f"the backend for {lang.code} must be a name, one of {', '.join(BACKENDS)}")
+            mapped[lang.code] = _backend(backend, f" for {lang.code}")
+        return mapped
+
+    @field_validator("libre_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        text = value.strip()
+        if not re.match(r"^https?://[^/\s:]+(:\d{1,5})?(/\S*)?$", text):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://10.0.0.5:5000/")
+        return text if text.endswith("/") else text + "/"  # deep-translator needs the trailing slash
+
+    @field_validator("mymemory_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value.strip()):
+            raise ValueError("must be an e-mail address, e.g. it@district.org")
+        return value.strip() if value else value
+
+    @field_validator("volunteer_role", "facilitator_role")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        text = value.strip()
+        if mention := _ROLE_MENTION.match(text):  # a role mention pasted from Discord: its ID
+            return mention[1]
+        if len(text) > ROLE_NAME_LIMIT:
+            raise ValueError(f"must be a role ID or a role name of at most {ROLE_NAME_LIMIT} characters")
+        return text
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.strip().upper() not in LOG_LEVELS:
+                raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+            return value.strip().upper()
+        return value
+
+    @field_validator("discord_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        token = value.get_secret_value().strip()
+        if token.lower().startswith("bot "):  # pasted from an Authorization header
+            token = token[4:].strip()
+        if any(c.isspace() for c in token):
+            raise ValueError("contains spaces: copy the token again from Bot -> Reset Token")
+        return SecretStr(token) if token else None
+
+    def unconfigured(self, backend: str, flags: Mapping[str, str] | None = None) -> str | None:
+        """What `backend` lacks to work, as the deployer types it; None when it is ready."""
+        needed = BACKEND_NEEDS.get(backend)
+        if needed is None or getattr(self, needed):
+            return None
+        flag = (flags or {}).get(needed)
+        return f"{flag} (or {env_name(needed)}) is not set" if flag else f"{env_name(needed)} is not set"
+
+    def backend_names(self) -> list[str]:
+        """Every backend the configuration names: the first one, the fallbacks, the per-language ones."""
+        return list(dict.fromkeys([self.translator, *self.fallbacks, *self.translator_by_language.values()]))
+
+
+def _backend(name: str, where: str = "") -> str:
+    cleaned = name.strip().lower()
+    if not cleaned:
+        raise ValueError(f"must be one of {', '.join(BACKENDS)}")
+    if cleaned not in BACKENDS:
+        raise ValueError(f"unknown translator '{name.strip()}'{where}; allowed: {', '.join(BACKENDS)}")
+    return cleaned
+
+
+def _typed(value: Any, kind: type, example: str, from_text: Callable[[str], Any]) -> Any:
+    """A list or mapping setting, typed as JSON or in the short comma-separated form."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("[" if kind is list else "{"):
+        return _json(text, kind, example)
+    return from_text(text)
+
+
+def _pairs(text: str) -> dict[str, str]:
+    """'hmn=microsoft, es:deepl' -> {"hmn": "microsoft", "es": "deepl"}"""
+    pairs = {}
+    for pair in filter(str.strip, text.split(",")):
+        code, sep, backend = pair.replace(":", "=", 1).partition("=")
+        if not sep:
+            raise ValueError(f"'{pair.strip()}' is not language=backend, e.g. hmn=microsoft")
+        pairs[code] = backend
+    return pairs
+
+
+def _json(text: str, kind: type, example: str) -> Any:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, kind):
+        raise ValueError(f"is not valid JSON; write {example}")
+    return value
+
+
+# --- names, values and what is allowed, as the deployer sees them ---------------------------------------
+
+
+def env_name(field: str) -> str:
+    """The variable a deployer sets for a field: `translate_timeout` -> CONCORD_TRANSLATE_TIMEOUT."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    if isinstance(alias, str):
+        return alias
+    return ENV_PREFIX + field.upper()
+
+
+def _field_named(name: str) -> str | None:
+    """The field an error location or an environment variable names (case-insensitive, aliases too)."""
+    wanted = name.lower()
+    for field, info in Settings.model_fields.items():
+        names = {field, env_name(field).lower(), (ENV_PREFIX + field).lower()}
+        if isinstance(info.validation_alias, AliasChoices):
+            names |= {str(c).lower() for c in info.validation_alias.choices}
+        if wanted in names:
+            return field
+    return None
+
+
+def _is_secret(info: FieldInfo) -> bool:
+    return SecretStr in (info.annotation, *get_args(info.annotation))
+
+
+def _base(annotation: Any) -> Any:
+    """int from `int | None`, Annotated[...] and the like."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, types.UnionType):
+        inner = [a for a in get_args(annotation) if a is not type(None)]
+        return _base(inner[0]) if len(inner) == 1 else annotation
+    return annotation
+
+
+def _num(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def allowed(field: str) -> str:
+    """What a field accepts, in words: "a whole number from 1 to 64", "one of DEBUG, INFO, ...", "true or false"."""
+    info = Settings.model_fields[field]
+    kind = _base(info.annotation)
+    if get_origin(kind) is Literal:
+        return "one of " + ", ".join(str(a) for a in get_args(kind))
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return "one of " + ", ".join(str(member.value) for member in kind)
+    if kind is bool:
+        return "true or false"
+    if kind in (int, float):
+        noun = "a whole number" if kind is int else "a number"
+        low = high = None
+        for bound in info.metadata:
+            if isinstance(bound, annotated_types.Ge):
+                low = f"{_num(bound.ge)}"
+            elif isinstance(bound, annotated_types.Gt):
+                low = f"above {_num(bound.gt)}"
+            elif isinstance(bound, annotated_types.Le):
+                high = f"{_num(bound.le)}"
+            elif isinstance(bound, annotated_types.Lt):
+                high = f"below {_num(bound.lt)}"
+        if low and high:
+            return f"{noun} from {low} to {high}" if not low.startswith("above") else f"{noun} {low} and at most {high}"
+        if low:
+            return f"{noun} {low}" if low.startswith("above") else f"{noun} of at least {low}"
+        if high:
+            return f"{noun} of at most {high}"
+        return noun
+    if kind is Path:
+        return "a path"
+    if get_origin(kind) is list:
+        return "a list, e.g. a,b or JSON"
+    if get_origin(kind) is dict:
+        return "a JSON object"
+    return "text"
+
+
+def _shown(field: str | None, value: Any) -> str:
+    if field is not None and _is_secret(Settings.model_fields[field]):
+        return "(hidden)"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _line(name: str, value: Any, reason: str, shown: str) -> str:
+    if isinstance(value, str) and not value.strip():
+        return f"{name} is empty: {reason.removeprefix('is empty: ')}"
+    return f"{name}={shown}: {reason}"
+
+
+# pydantic error types that mean "not what the field allows": answered with `allowed()`
+_BOUNDS = {
+    "greater_than", "greater_than_equal", "less_than", "less_than_equal", "int_parsing", "int_from_float",
+    "int_type", "float_parsing", "float_type", "bool_parsing", "bool_type", "literal_error", "finite_number",
+    "enum", "string_type", "list_type", "dict_type", "path_type",
+}  # fmt: skip
+
+
+def explain(exc: ValidationError, flags: Mapping[str, str] | None = None) -> list[str]:
+    """One line per invalid setting: the variable (or command-line flag), the value, what is allowed."""
+    flags = flags or {}
+    lines: dict[str, str] = {}
+    for error in exc.errors(include_url=False):
+        field = _field_named(str(error["loc"][0])) if error["loc"] else None
+        if field is not None and field in lines:
+            continue  # one line per setting, even when a list has several bad items
+        if error["type"] == "value_error":
+            reason = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
+        elif field is not None and error["type"] in _BOUNDS:
+            reason = f"must be {allowed(field)}"
+        else:
+            reason = error["msg"][:1].lower() + error["msg"][1:]
+        if field is None:
+            lines[str(len(lines))] = reason
+            continue
+        description = Settings.model_fields[field].description
+        if description and error["type"] != "value_error":
+            reason += f" ({description})"
+        name = flags.get(field) or env_name(field)
+        lines[field] = _line(name, error["input"], reason, _shown(field, error["input"]))
+    return list(lines.values())
+
+
+def _raw(field: str, env_file: str | None) -> str | None:
+    """A field's value as written in the environment or in `.env` (for errors raised before validation)."""
+    for key, value in {**_dotenv(env_file), **os.environ}.items():
+        if _field_named(key) == field and value is not None:
+            return value
+    return None
+
+
+def _dotenv(path: str | None) -> dict[str, str | None]:
+    if not path or not Path(path).is_file():
+        return {}
+    from dotenv import dotenv_values  # pydantic-settings' own dependency
+
+    return dict(dotenv_values(path))
+
+
+def unknown_variables(env_file: str | None = ".env") -> list[str]:
+    """CONCORD_* variables that are no setting (a typo is otherwise silently ignored), with a guess."""
+    names = {**_dotenv(env_file), **os.environ}
+    known = {env_name(f) for f in Settings.model_fields} | {ENV_PREFIX + f.upper() for f in Settings.model_fields}
+    out = []
+    for key in sorted(names):
+        upper = key.upper()
+        if upper.startswith(ENV_PREFIX) and upper not in known:
+            guess = difflib.get_close_matches(upper, sorted(known), n=1)
+            hint = f" (did you mean {guess[0]}?)" if guess else ""
+            out.append(f"{key} is not a Concord setting and is ignored{hint}")
+    return out
+
+
+def load(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    flags: Mapping[str, str] | None = None,
+    translating: bool = False,
+    env_file: str | None = ".env",
+) -> tuple[Settings, list[str]]:
+    """Settings from the environment, `.env` and `overrides` (command-line values; None = not given).
+
+    Returns the settings and warnings (legal but risky values). Raises ConfigError with one line per
+    invalid value; `flags` names the command-line flag of each override, so its line names the flag.
+    `translating`: the command translates, so at least one backend must be usable.
+    """
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    named = {k: v for k, v in (flags or {}).items() if k in given}
+    try:
+        settings = Settings(_env_file=env_file, **given)
+    except ValidationError as exc:
+        raise ConfigError(explain(exc, named)) from None
+    except (UnicodeDecodeError, OSError) as exc:  # .env saved as UTF-16 by Notepad, or unreadable
+        why = "is not UTF-8 text; save it as UTF-8" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+        raise ConfigError([f"{env_file} cannot be read: {why}"]) from None
+    except SettingsError as exc:  # a JSON setting pydantic-settings could not decode
+        field = _field_named(m[1]) if (m := re.search(r'field "(\w+)"', str(exc))) else None
+        if field is None:
+            raise ConfigError([str(exc)]) from None
+        value = _raw(field, env_file) or ""
+        line = _line(env_name(field), value, f"is not valid JSON; allowed: {allowed(field)}", _shown(field, value))
+        raise ConfigError([line]) from None
+    errors, warnings = review(settings, translating=translating, flags=flags, given=given)
+    if errors:
+        raise ConfigError(errors)
+    return settings, unknown_variables(env_file) + warnings
+
+
+def review(
+    settings: Settings,
+    *,
+    translating: bool = False,
+    flags: Mapping[str, str] | None = None,
+    given: Mapping[str, Any] | None = None,
+) -> tuple[list[str], list[str]]:
+    """Relationships between settings, and legal values that are risky: (errors, warnings).
+
+    The one place for cross-field rules; each line names every variable it is about and says why. `flags`:
+    the command's flags for fields; a field set by its flag (`given`) is named by the flag.
+    """
+    s = settings
+    flags = flags or {}
+
+    def name(field: str) -> str:
+        return flags[field] if field in flags and field in (given or {}) else env_name(field)
+
+    errors: list[str] = []
+    warnings: list[str] = []
+    timeout, deadline = name("translate_timeout"), name("translate_deadline")
+    if s.translate_deadline < s.translate_timeout:
+        errors.append(
+            f"{deadline}={_num(s.translate_deadline)} is shorter than one backend call "
+            f"({timeout}={_num(s.translate_timeout)}): a slow answer would always arrive after the original was "
+            f"shown untranslated; make {deadline} at least {timeout}"
+        )
+    if s.translate_timeout < 1:
+        warnings.append(
+            f"{timeout}={_num(s.translate_timeout)}: real backends often need more than a second; expect "
+            "messages shown untranslated"
+        )
+    if s.keep_days > 365:
+        warnings.append(
+            f"{name('keep_days')}={_num(s.keep_days)}: parents' messages are kept that long; the default is 30 days"
+        )
+    for code, backend in s.translator_by_language.items():
+        lang = languages.LANGUAGES[code]
+        if not languages.for_translation(lang).supports(backend):
+            warnings.append(
+                f"{name('translator_by_language')}: {backend} does not translate {lang.english} ({code}); "
+                "the usual chain is used for it"
+            )
+    if s.retry_untranslated_every == 0:
+        warnings.append(f"{name('retry_untranslated_every')}=0: messages shown untranslated are never translated later")
+    if not translating:
+        return errors, warnings
+    chain = list(dict.fromkeys([s.translator, *s.fallbacks]))
+    ready = [backend for backend in chain if s.unconfigured(backend) is None]
+    if not ready:
+        missing = "; ".join(f"{backend}: {s.unconfigured(backend, flags)}" for backend in chain)
+        errors.append(
+            f"{name('translator')}={s.translator}: no translation backend can work ({missing}); "
+            "set the missing value or choose google"
+        )
+        return errors, warnings
+    if ready[0] != s.translator:
+        warnings.append(
+            f"{name('translator')}={s.translator} cannot work ({s.unconfigured(s.translator, flags)}): "
+            f"every message goes to {ready[0]}"
+        )
+    for backend in s.backend_names()[1:]:
+        if (missing := s.unconfigured(backend, flags)) is not None:
+            warnings.append(f"translator {backend} is skipped: {missing}")
+    return errors, warnings

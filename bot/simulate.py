@@ -1,10 +1,11 @@
 """`python -m bot simulate`: a meeting script through the real engine, with a terminal sink.
 
-Script format, one message per line (blank lines and lines starting with # are skipped):
+Script format, one message per line (blank lines and unindented lines starting with # are skipped):
 
     Carmen: Welcome to the ELAC meeting.          <- no language: the English main channel
     Lan@vi: Con tôi cần giúp đỡ về IEP.           <- a parent in the Vietnamese channel
-        Cảm ơn.                                   <- an indented line continues the message above
+        Cảm ơn.                                   <- an indented line continues the message above,
+        # Agenda                                  <- even one that starts with # (a Markdown heading)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from bot import languages
 from bot.config import Settings
-from bot.glossary import Glossary
+from bot.glossary import Glossary, GlossaryError
 from bot.languages import Language
 from bot.relay import Incoming, RelayEngine
 from bot.sinks import MemorySink, Outgoing, TerminalSink
@@ -43,7 +44,7 @@ def parse(script: str) -> list[Line]:
     lines: list[Line] = []
     for number, raw in enumerate(script.splitlines(), start=1):
         stripped = raw.strip()
-        if not stripped or stripped.startswith("#"):
+        if not stripped or raw.startswith("#"):  # only an unindented # starts a comment
             continue
         if raw[:1] in " \t" and lines:  # an indented line continues the previous message
             last = lines[-1]
@@ -109,10 +110,17 @@ async def run(
     names = {cid: lang.channel for cid, lang in channels.items()}
     sink = TerminalSink(names=names, out=sys.stdout) if live else MemorySink()
     store = await Store.open(database)
-    terms = Glossary.configured(store, settings) if glossary else None
-    if terms is not None:  # the seed glossaries, as a freshly installed bot has them
-        await terms.seed(settings.glossary_dir)
-    translator = build_translator(settings, store, terms)
+    try:
+        terms = Glossary.configured(store, settings) if glossary else None
+        if terms is not None:  # the seed glossaries, as a freshly installed bot has them
+            try:
+                await terms.seed(settings.glossary_dir)
+            except GlossaryError as exc:  # as at the bot's start: a broken seed only warns
+                notes.append(f"warning: seed glossaries not loaded: {exc}")
+        translator = build_translator(settings, store, terms)
+    except BaseException:
+        await store.close()  # or aiosqlite's thread keeps the process alive
+        raise
     engine = RelayEngine(store, translator, sink, retry_every=0)
     try:
         meeting = await store.create_meeting(guild_id=0, name="simulation")

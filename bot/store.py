@@ -5,7 +5,13 @@ Other modules call the typed methods below; none of them writes SQL.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import logging
+import os
+import sqlite3
+import stat
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -15,6 +21,8 @@ from typing import Any
 import aiosqlite
 
 from bot.glossary.models import AuditEntry, Change, Concept, Rendering
+
+log = logging.getLogger(__name__)
 
 # Each entry is one schema version; `PRAGMA user_version` records how many have been applied.
 MIGRATIONS: list[str] = [
@@ -245,6 +253,166 @@ class Delivery:
     parts: list[int]
 
 
+class UnusableDatabase(Exception):
+    """The database path cannot be used; the message says why in words a deployer can act on."""
+
+    def __init__(self, reason: str, path: str | Path | None = None) -> None:
+        super().__init__(reason)
+        self.path = path
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_path(path: Path) -> None:
+    """Refuse a path that cannot hold the database, before SQLite touches it.
+
+    SQLite's own errors are cryptic ("unable to open database file"), and a device or a pipe can hang it.
+    """
+    if not str(path).strip():
+        raise UnusableDatabase("is empty: give a file path, e.g. concord.db")
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        info = None
+    except NotADirectoryError:
+        file = next(p for p in reversed(path.parents) if p.exists() and not p.is_dir())
+        raise UnusableDatabase(f"is under {file}, which is a file, not a folder") from None
+    except OSError as exc:
+        raise UnusableDatabase(f"cannot be reached: {exc.strerror}") from None
+    folder = path.absolute().parent
+    if info is None:
+        if not folder.exists():
+            if not folder.parent.is_dir():
+                raise UnusableDatabase(f"is in {folder}, which does not exist; create that folder first")
+            folder = folder.parent  # the one folder we will create, 0700
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise UnusableDatabase(f"cannot be created: this user may not write in {folder}")
+        return
+    if stat.S_ISDIR(info.st_mode):
+        raise UnusableDatabase(f"is a folder; give a file in it, e.g. {path / 'concord.db'}")
+    if not stat.S_ISREG(info.st_mode):
+        raise UnusableDatabase("is not a regular file (a device, pipe or socket); give a file path, e.g. concord.db")
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise UnusableDatabase("is not readable and writable by this user")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UnusableDatabase(f"is in {folder}, where this user may not write (SQLite keeps -wal and -shm there)")
+    if info.st_size:
+        with path.open("rb") as file:
+            if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                raise UnusableDatabase("is not a SQLite database; give Concord its own file")
+
+
+def _create_private(path: Path) -> list[Path]:
+    """Make the folder (0700) and the file (0600) before SQLite does, so parents' text is not left readable:
+    SQLite gives the -wal and -shm files the database file's mode. Returns what was created, to undo."""
+    created = []
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700)
+        created.append(path.parent)
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        created.append(path)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        _undo(created)
+        folder = path.absolute().parent
+        if exc.errno == errno.ENOENT:  # /proc and the like: the folder exists but takes no new files
+            raise UnusableDatabase(f"cannot be created: {folder} does not accept new files") from None
+        raise UnusableDatabase(f"cannot be created in {folder}: {exc.strerror}") from None
+    return created
+
+
+def _owner_only(path: Path) -> None:
+    """A database made by an older Concord, or copied in, may be readable by everyone: make it ours alone."""
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            info = file.stat()
+            if info.st_mode & 0o077 and info.st_uid == os.geteuid():
+                file.chmod(0o600)
+                log.warning("%s was readable by other users; it is now 0600 (owner only)", file)
+
+
+def _undo(created: list[Path]) -> None:
+    """Remove what a failed open created, so a bad path leaves nothing behind."""
+    for made in reversed(created):
+        if made.is_dir():
+            with contextlib.suppress(OSError):
+                made.rmdir()
+            continue
+        for file in (made, Path(f"{made}-wal"), Path(f"{made}-shm")):
+            with contextlib.suppress(OSError):
+                file.unlink()
+
+
+def _check_schema(version: int, tables: int) -> None:
+    """Refuse a database this Concord must not migrate: a newer one's, or another application's."""
+    if version > len(MIGRATIONS):
+        raise UnusableDatabase(
+            f"was written by a newer Concord (schema {version}; this one knows {len(MIGRATIONS)}): "
+            "upgrade Concord, or use another file"
+        )
+    if version == 0 and tables:
+        raise UnusableDatabase("is another application's SQLite database; give Concord its own file")
+
+
+def _sqlite_reason(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "locked" in text:
+        return "is locked by another program (is another Concord running on it?)"
+    if "not a database" in text or "malformed" in text:
+        return f"is damaged or not a SQLite database ({text})"
+    return f"cannot be used: {text}"
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    """What `python -m bot check` reports about the database."""
+
+    exists: bool
+    schema: int = 0
+    meetings: int = 0
+    channels: int = 0
+    readable_by_others: tuple[str, ...] = ()  # files whose mode lets other users read parents' text
+
+
+def inspect(path: Path) -> DatabaseInfo:
+    """Look at the database without creating or migrating it (`check` must not change anything)."""
+    try:
+        return _inspect(path)
+    except UnusableDatabase as exc:
+        exc.path = path
+        raise
+
+
+def _inspect(path: Path) -> DatabaseInfo:
+    check_path(path)
+    if not path.exists():
+        return DatabaseInfo(exists=False)
+    loose = tuple(
+        f"{file.name} ({stat.filemode(file.stat().st_mode)})"
+        for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm"))
+        if file.exists() and file.stat().st_mode & 0o077
+    )
+    try:
+        db = sqlite3.connect(path, timeout=2)
+    except sqlite3.Error as exc:
+        raise UnusableDatabase(_sqlite_reason(exc)) from None
+    try:
+        schema = db.execute("PRAGMA user_version").fetchone()[0]
+        _check_schema(schema, db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+        if schema == 0:
+            return DatabaseInfo(exists=True, readable_by_others=loose)
+        meetings = db.execute("SELECT count(*) FROM meetings").fetchone()[0]
+        channels = db.execute("SELECT count(*) FROM channels").fetchone()[0]
+        return DatabaseInfo(True, schema, meetings, channels, loose)
+    except sqlite3.Error as exc:
+        raise UnusableDatabase(_sqlite_reason(exc)) from None
+    finally:
+        db.close()
+
+
 class Store:
     """Typed access to the SQLite file. Use `async with await Store.open(path)` or call `close()`."""
 
@@ -253,19 +421,56 @@ class Store:
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
+        """Open (or create, 0600 in a 0700 folder it makes) the database and apply migrations.
+
+        Raises UnusableDatabase, with one line saying why, when the path cannot hold it; aiosqlite's thread is
+        closed on every way out, so a failed open never leaves the process hanging at exit.
+        """
+        try:
+            return await cls._open(path)
+        except UnusableDatabase as exc:
+            exc.path = path
+            raise
+
+    @classmethod
+    async def _open(cls, path: str | Path) -> Store:
+        created: list[Path] | None = None
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path)
-        db.row_factory = aiosqlite.Row
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable across app crashes
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA busy_timeout=5000")
-        store = cls(db)
-        await store.migrate()
+            path = Path(path)
+            check_path(path)
+            created = _create_private(path)
+        try:
+            db = await aiosqlite.connect(path)
+        except sqlite3.Error as exc:
+            _undo(created or [])
+            raise UnusableDatabase(_sqlite_reason(exc)) from None
+        try:
+            db.row_factory = aiosqlite.Row
+            await db.execute("PRAGMA busy_timeout=5000")
+            store = cls(db)
+            await store._check_schema()  # before anything writes to a file that may not be ours
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable across app crashes
+            await db.execute("PRAGMA foreign_keys=ON")
+            await store.migrate()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await db.close()
+            _undo(created or [])
+            if isinstance(exc, sqlite3.Error):
+                raise UnusableDatabase(_sqlite_reason(exc)) from None
+            raise
+        if created is not None:
+            _owner_only(Path(path))
         return store
 
+    async def _check_schema(self) -> None:
+        async with self.db.execute("SELECT count(*) FROM sqlite_master") as cur:
+            (tables,) = await cur.fetchone()
+        _check_schema(await self.schema_version(), tables)
+
     async def close(self) -> None:
+        """Close the connection and stop aiosqlite's thread; safe to call twice."""
         await self.db.close()
 
     async def __aenter__(self) -> Store:

@@ -1,7 +1,7 @@
 """`/glossary ...` and the "Correct translation" message command: volunteers keep the school's vocabulary.
 
 Everyone may look (`show`, `search`, `history`, `export`); changing terms and correcting translations needs
-the volunteer role (`CONCORD_VOLUNTEER_ROLE`, matched by name, ignoring case) or Manage Server. Replies are
+the volunteer role (`CONCORD_VOLUNTEER_ROLE`: an ID, or a name resolved once per server) or Manage Server. Replies are
 ephemeral. Every change is scoped to this server (`guild_id`): its own rows override the shared glossary,
 which stays as the deployer loaded it. Errors (`GlossaryError`, `CorrectionError`, `NotVolunteer`) become
 polite replies in `bot.app.ConcordTree.on_error`; whenever one is raised, nothing was changed.
@@ -20,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import languages
-from bot.app import NotVolunteer, fit, language_choices, undecorate
+from bot.app import NotVolunteer, fit, language_choices, require_role, undecorate
 from bot.glossary import (
     MAX_TERM,
     AuditEntry,
@@ -50,16 +50,10 @@ Case = Literal["auto", "exact"]
 # --- who may change things -----------------------------------------------------------------------
 
 
-def is_volunteer(interaction: discord.Interaction) -> bool:
-    if interaction.permissions.manage_guild:
-        return True
-    wanted = interaction.client.settings.volunteer_role.casefold()  # type: ignore[attr-defined]
-    return any(role.name.casefold() == wanted for role in getattr(interaction.user, "roles", ()))
-
-
 def require_volunteer(interaction: discord.Interaction) -> None:
-    if not is_volunteer(interaction):
-        raise NotVolunteer(interaction.client.settings.volunteer_role)  # type: ignore[attr-defined]
+    """Server-side, in every command that changes the glossary (Discord's own command permissions are a
+    display default the server's admins can change)."""
+    require_role(interaction, interaction.client.volunteers, NotVolunteer)  # type: ignore[attr-defined]
 
 
 async def _volunteer_check(interaction: discord.Interaction) -> bool:
@@ -452,6 +446,7 @@ class ConfirmImport(discord.ui.View):
 
     @discord.ui.button(label="Import anyway", style=discord.ButtonStyle.danger, custom_id="glossary-import-force")
     async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        require_volunteer(interaction)  # the role may have been taken away since the upload
         await interaction.response.defer()
         summary = await self.request.run(self.bot, force=True)
         self.stop()

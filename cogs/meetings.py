@@ -1,7 +1,8 @@
 """`/concord link | unlink | status`: bind channels to a meeting and a language.
 
-Replies are ephemeral. Errors (unknown language, missing permission) are turned into polite replies by
-the one handler in `bot.app.ConcordTree.on_error`.
+Who may: members with Manage Server, or the facilitator role (`CONCORD_FACILITATOR_ROLE`: an ID, or a name
+resolved once per server). Replies are ephemeral. Errors (unknown language, missing permission) are turned
+into polite replies by the one handler in `bot.app.ConcordTree.on_error`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import languages
-from bot.app import language_choices
+from bot.app import NotFacilitator, language_choices, require_role
 
 if TYPE_CHECKING:
     from bot.app import ConcordBot
@@ -26,6 +27,15 @@ def describe(code: str) -> str:
     return lang.english if lang.native == lang.english else f"{lang.english} · {lang.native}"
 
 
+async def _facilitator_check(interaction: discord.Interaction) -> bool:
+    require_role(interaction, interaction.client.facilitators, NotFacilitator)  # type: ignore[attr-defined]
+    return True
+
+
+# Server-side in every command: Manage Server, or the CONCORD_FACILITATOR_ROLE role.
+facilitators_only = app_commands.check(_facilitator_check)
+
+
 class Meetings(commands.Cog):
     concord = app_commands.Group(
         name="concord",
@@ -36,10 +46,12 @@ class Meetings(commands.Cog):
 
     def __init__(self, bot: ConcordBot) -> None:
         self.bot = bot
+        if bot.settings.facilitator_role is not None:  # let facilitators see the commands; the check decides
+            self.concord.default_permissions = None
 
     @concord.command(name="link", description="Make this channel a meeting's channel for one language")
     @app_commands.describe(meeting="Meeting name, e.g. ELAC", language="Language code; en is the main channel")
-    @app_commands.checks.has_permissions(manage_guild=True)
+    @facilitators_only
     async def link(self, interaction: discord.Interaction, meeting: str, language: str) -> None:
         lang = languages.get(language)  # UnknownLanguage -> polite reply from the central handler
         found = await self.bot.store.create_meeting(interaction.guild_id, meeting.strip())
@@ -50,14 +62,14 @@ class Meetings(commands.Cog):
         )
 
     @concord.command(name="unlink", description="Stop relaying this channel")
-    @app_commands.checks.has_permissions(manage_guild=True)
+    @facilitators_only
     async def unlink(self, interaction: discord.Interaction) -> None:
         removed = await self.bot.store.unlink_channel(interaction.channel_id)
         text = "This channel is no longer part of a meeting." if removed else "This channel was not linked."
         await interaction.response.send_message(text, ephemeral=True)
 
     @concord.command(name="status", description="Show this channel's meeting and its language channels")
-    @app_commands.checks.has_permissions(manage_guild=True)
+    @facilitators_only
     async def status(self, interaction: discord.Interaction) -> None:
         store = self.bot.store
         here = await store.channel(interaction.channel_id)

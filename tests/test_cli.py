@@ -114,12 +114,20 @@ def test_glossary_export_on_a_new_install_has_the_seed_terms(tmp_path):
     assert pairs["principal"] == "director/a" and pairs["IEP"] == "IEP"  # keep-and-expand: the acronym stays
 
 
+class FakeResponse:
+    """What discord.HTTPException reads from an aiohttp response."""
+
+    def __init__(self, status: int) -> None:
+        self.status, self.reason = status, "Service Unavailable"
+
+
 @pytest.mark.parametrize(
     ("failure", "message"),
     [
         ("login", "Discord rejected the bot token"),
         ("intents", "enable it under Bot -> Privileged Gateway Intents"),
         ("network", "cannot reach Discord"),
+        ("outage", "Discord answered 503 upstream connect error at login; try again in a few minutes"),
     ],
 )
 def test_run_turns_discord_refusals_into_one_actionable_line(tmp_path, monkeypatch, capsys, failure, message):
@@ -133,6 +141,8 @@ def test_run_turns_discord_refusals_into_one_actionable_line(tmp_path, monkeypat
             raise discord.LoginFailure("Improper token has been passed.")
         if failure == "intents":
             raise discord.PrivilegedIntentsRequired(None)
+        if failure == "outage":
+            raise discord.DiscordServerError(FakeResponse(503), "upstream connect error")
         raise OSError("Name or service not known")
 
     monkeypatch.chdir(tmp_path)
@@ -141,3 +151,37 @@ def test_run_turns_discord_refusals_into_one_actionable_line(tmp_path, monkeypat
     assert main(["run"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_simulate_keeps_an_indented_markdown_heading_and_skips_only_unindented_comments(libre, tmp_path):
+    script = tmp_path / "m.txt"
+    script.write_text(
+        "# ELAC, March: a remark for whoever runs this script\n"
+        "Carmen: Tonight's plan\n"
+        "    # Agenda\n"
+        "    1. Budget\n"
+        "#  another remark\n"
+        "Lan@vi: Cảm ơn\n",
+        encoding="utf-8",
+    )
+    result = cli("simulate", str(script), "--languages", "es,vi", "--translator", "libre", "--libre-url", libre.url,
+                 cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Carmen: [es] Tonight's plan\n# Agenda\n1. Budget" in result.stdout
+    assert "remark" not in result.stdout
+    assert "2 messages, 4 deliveries" in result.stdout  # es and vi for Carmen; en and es for Lan
+
+
+def test_simulate_help_documents_the_script_format(tmp_path):
+    result = cli("simulate", "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "script format" in result.stdout and "speaker" not in result.stdout.split("script format")[0]
+    assert "Lan@vi:" in result.stdout and "indented line continues" in result.stdout
+    assert "not indented) is a comment" in result.stdout
+
+
+def test_glossary_export_to_a_folder_that_does_not_exist_is_one_line(tmp_path):
+    result = cli("glossary", "export", "--language", "es", "-o", "nowhere/es.csv", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "error: cannot write nowhere/es.csv: No such file or directory"
+    assert "Traceback" not in result.stderr

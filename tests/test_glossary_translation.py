@@ -185,7 +185,7 @@ async def test_a_forbidden_rendering_inside_a_longer_chinese_word_is_never_touch
     translator, glossary, libre, strategy
 ):
     libre.fake.tag = False
-    libre.fake.dictionary = {"zh-Hant": {"deportation": "驅逐出境", "accommodations": "住宿", "and": "和"}}
+    libre.fake.dictionary = {"zt": {"deportation": "驅逐出境", "accommodations": "住宿", "and": "和"}}
     libre.fake.transform = chinese
     result = await translator.translate("accommodations and deportation", EN, ZH)
     assert result.text == "合理便利和驅逐出境"
@@ -247,7 +247,7 @@ async def test_no_double_leading_or_trailing_spaces_around_restored_terms(
 
 async def test_chinese_text_gets_no_spaces_around_a_restored_term(translator, glossary, libre, strategy):
     libre.fake.tag = False
-    libre.fake.dictionary = {"zh-Hant": {"The": "", "explained the": "解釋了", "principal": "主要", "IEP": "IEP"}}
+    libre.fake.dictionary = {"zt": {"The": "", "explained the": "解釋了", "principal": "主要", "IEP": "IEP"}}
     # The engine writes spaces around what is not Chinese: placeholders and Latin words alike.
     libre.fake.transform = lambda out, q, target: re.sub(
         r" *([A-Za-z0-9]+) *", r" \1 ", chinese(out, q, target).replace(".", "。")
@@ -257,9 +257,9 @@ async def test_chinese_text_gets_no_spaces_around_a_restored_term(translator, gl
 
 
 async def test_chinese_both_directions(translator, glossary, libre, strategy):
-    libre.fake.dictionary = {"zh-Hant": {"accommodations": "住宿", "principal": "主要"}}
+    libre.fake.dictionary = {"zt": {"accommodations": "住宿", "principal": "主要"}}
     result = await translator.translate("The principal explained the accommodations.", EN, ZH)
-    assert result.text == "[zh-Hant] The 校長 explained the 合理便利."
+    assert result.text == "[zt] The 校長 explained the 合理便利."
     result = await translator.translate("校長說我的孩子需要學分補修嗎?", ZH, EN)
     assert result.text == "[en] principal說我的孩子需要credit recovery嗎?"
 

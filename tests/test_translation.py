@@ -12,7 +12,7 @@ from bot.languages import LANGUAGES
 from bot.testing.libre import FakeLibre, ServerThread
 from bot.translation import Backend, Retrying, Stats, TranslationService, build_translator
 
-EN, ES, VI, TO, YUE = (LANGUAGES[c] for c in ("en", "es", "vi", "to", "yue"))
+EN, ES, VI, TL, TO, YUE = (LANGUAGES[c] for c in ("en", "es", "vi", "tl", "to", "yue"))
 
 
 def libre_backend(url: str, name: str = "libre", timeout: float = 2.0) -> Backend:
@@ -91,14 +91,19 @@ async def test_language_no_backend_serves_is_reported_unsupported(libre):
     assert result.unsupported and not result.ok and result.text == "hello"
 
 
-async def test_tongan_is_sent_with_its_own_code_despite_deep_translators_stale_list(libre):
+async def test_filipino_is_sent_with_its_own_code_despite_deep_translators_stale_list(libre):
+    result = await service(libre_backend(libre.url)).translate("hello", EN, TL)
+    assert result.ok and libre.fake.calls[0].target == "tl"
+
+
+async def test_tongan_is_not_sent_to_libretranslate_which_has_no_tongan_model(libre):
     result = await service(libre_backend(libre.url)).translate("hello", EN, TO)
-    assert result.ok and libre.fake.calls[0].target == "to"
+    assert result.unsupported and result.text == "hello" and libre.fake.calls == []
 
 
 async def test_cantonese_channel_is_translated_as_traditional_chinese(libre):
     result = await service(libre_backend(libre.url)).translate("hello", EN, YUE)
-    assert result.ok and libre.fake.calls[0].target == "zh-Hant"
+    assert result.ok and libre.fake.calls[0].target == "zt"  # LibreTranslate's Traditional Chinese
 
 
 async def test_text_over_the_backend_limit_is_sent_in_chunks(libre):

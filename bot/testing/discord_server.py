@@ -16,7 +16,10 @@ What it does like Discord:
 Helpers inject what people do (`post`, `edit`, `delete`, `bulk_delete`, `slash`, `autocomplete`,
 `message_command` for a message context menu, `submit_modal`, `click` on a button, `upload` for an attachment
 option, `add_role` for a guild role members can hold); `deny_webhooks = True` answers 403 on every webhook
-endpoint (no Manage Webhooks permission). Interaction replies keep their files (`response["files"]`), and
+endpoint (no Manage Webhooks permission). For `check` and command sync: `token` (others are refused with 401),
+`app_flags` (Message Content intent on by default), `deny_commands = True` (403 Missing Access on command
+sync and listing, as for an invite without applications.commands; a guild sync to another server gets it
+too), `everyone_permissions`. Interaction replies keep their files (`response["files"]`), and
 follow-ups and edits of the original response are recorded in order (`InteractionCall.wait_for`).
 
 REST replies carry exactly `Content-Type: application/json`: discord.py refuses aiohttp's
@@ -177,6 +180,10 @@ class FakeDiscord:
         self.synced: list[tuple[int | None, list[str]]] = []  # (guild id or None for global, command names)
         self.unhandled: list[str] = []  # "METHOD path" of requests no route matched
         self.deny_webhooks = False
+        self.token: str | None = None  # when set, REST logins with another token get 401
+        self.app_flags = 1 << 19  # GATEWAY_MESSAGE_CONTENT_LIMITED: the intent is on
+        self.deny_commands = False
+        self.everyone_permissions = ALL_PERMISSIONS
         self.roles: list[dict[str, Any]] = []  # besides @everyone
         self.uploads: dict[int, Upload] = {}
         # Seconds between echoing a posted message on the gateway and answering the REST call: the bot
@@ -280,7 +287,7 @@ class FakeDiscord:
                 {
                     "id": str(self.guild_id),
                     "name": "@everyone",
-                    "permissions": str(ALL_PERMISSIONS),
+                    "permissions": str(self.everyone_permissions),
                     "position": 0,
                     "color": 0,
                     "hoist": False,
@@ -636,9 +643,16 @@ class FakeDiscord:
         return new
 
     async def click(
-        self, call: InteractionCall, custom_id: str, *, user: dict[str, Any] | None = None
+        self,
+        call: InteractionCall,
+        custom_id: str,
+        *,
+        user: dict[str, Any] | None = None,
+        permissions: int = ALL_PERMISSIONS,
+        roles: tuple[int, ...] | list[int] = (),
     ) -> InteractionCall:
-        """Someone presses the button `custom_id` on a message `call` answered with (its author by default)."""
+        """Someone presses the button `custom_id` on a message `call` answered with (its author by default;
+        `user` with `permissions` and `roles` otherwise)."""
 
         def buttons(response: dict[str, Any]) -> list[str]:
             rows = (response.get("data") or {}).get("components") or []
@@ -650,7 +664,7 @@ class FakeDiscord:
         payload_message = {**self._message_payload(message), "flags": data.get("flags", 0)}
         payload_message["components"] = data["components"]
         data = {"custom_id": custom_id, "component_type": 2}
-        member = self._member(user, ALL_PERMISSIONS) if user else call.member
+        member = self._member(user, permissions, roles) if user else call.member
         new, payload = self._interaction(3, call.channel_id, data, None, 0, member=member)
         payload["message"] = payload_message
         await self.dispatch("INTERACTION_CREATE", payload)
@@ -706,11 +720,36 @@ class FakeDiscord:
         r.add_get("/attachments/{aid}/{name}", self._download)
         r.add_put(API + "/applications/{aid}/commands", self._sync_commands)
         r.add_put(API + "/applications/{aid}/guilds/{gid}/commands", self._sync_commands)
+        r.add_get(API + "/applications/{aid}/guilds/{gid}/commands", self._list_commands)
+        r.add_get(API + "/users/@me/guilds", self._my_guilds)
+        r.add_get(API + "/guilds/{gid}/roles", self._roles)
+        r.add_get(API + "/guilds/{gid}/members/{uid}", self._get_member)
         r.add_route("*", "/{tail:.*}", self._unhandled)
         return app
 
     async def _me(self, request: web.Request) -> web.Response:
+        if self.token is not None and request.headers.get("Authorization") != f"Bot {self.token}":
+            return _error(401, "401: Unauthorized")
         return _json(self.bot_user)
+
+    async def _my_guilds(self, request: web.Request) -> web.Response:
+        guild = {"id": str(self.guild_id), "name": self.guild_name, "icon": None, "owner": False, "features": []}
+        return _json([guild | {"permissions": str(self.everyone_permissions)}])
+
+    def _guild_or_error(self, request: web.Request) -> web.Response | None:
+        if int(request.match_info["gid"]) != self.guild_id:
+            return _error(403, "Missing Access", 50001)
+        return None
+
+    async def _roles(self, request: web.Request) -> web.Response:
+        return self._guild_or_error(request) or _json(self._guild()["roles"])
+
+    async def _get_member(self, request: web.Request) -> web.Response:
+        if (refused := self._guild_or_error(request)) is not None:
+            return refused
+        if request.match_info["uid"] != self.bot_user["id"]:
+            return _error(404, "Unknown Member", 10007)
+        return _json(self._member(self.bot_user))
 
     async def _application(self, request: web.Request) -> web.Response:
         return _json(self._app_info())
@@ -729,7 +768,7 @@ class FakeDiscord:
             "bot_require_code_grant": False,
             "owner": self.owner,
             "verify_key": "0" * 64,
-            "flags": 0,
+            "flags": self.app_flags,
             "team": None,
         }
 
@@ -951,7 +990,19 @@ class FakeDiscord:
 
     # slash command registration
 
+    def _commands_refused(self, request: web.Request) -> web.Response | None:
+        """403 as Discord answers without the applications.commands scope, or for a server the bot is not in."""
+        guild = request.match_info.get("gid")
+        if self.deny_commands or (guild is not None and int(guild) != self.guild_id):
+            return _error(403, "Missing Access", 50001)
+        return None
+
+    async def _list_commands(self, request: web.Request) -> web.Response:
+        return self._commands_refused(request) or _json([])
+
     async def _sync_commands(self, request: web.Request) -> web.Response:
+        if (refused := self._commands_refused(request)) is not None:
+            return refused
         commands = await request.json()
         guild = request.match_info.get("gid")
         self.synced.append((int(guild) if guild else None, [c["name"] for c in commands]))

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+# What a LibreTranslate with the published models answers on /languages (zt: Traditional Chinese).
 LANGUAGE_CODES = [
-    "en", "es", "vi", "zh-Hans", "zh-Hant", "ko", "tl", "ar", "fa", "ru", "pa", "hmn", "km", "lo", "sm",
-    "to", "ja", "pt", "uk", "hi",
+    "en", "es", "vi", "zh", "zt", "ko", "tl", "ar", "fa", "ru", "ja", "pt", "uk", "hi", "ur", "bn", "fr",
 ]  # fmt: skip
 
 
