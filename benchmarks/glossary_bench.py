@@ -37,6 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -222,13 +223,14 @@ class Spec:
     """What is right for one concept in Spanish, read from the glossary's rows (not from the matcher)."""
 
     forms: tuple[str, ...]  # admitted renderings
-    first: tuple[str, ...]  # what a keep-expand term's first mention must be (empty: any form)
+    first: tuple[str, ...]  # what a keep-expand acronym's first mention must be (empty: any form)
+    acronym: str  # the keep-expand term as written in English ("IEP"); its expansion needs no first form
     english: tuple[str, ...]
     forbidden: tuple[str, ...]
 
 
-def load_corpus() -> list[Sentence]:
-    rows = csv.DictReader(line for line in CORPUS.read_text(encoding="utf-8").splitlines() if not line.startswith("#"))
+def load_corpus(path: Path = CORPUS) -> list[Sentence]:
+    rows = csv.DictReader(line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#"))
     return [Sentence(r["kind"], r["sentence"], tuple(t for t in r["terms"].split("|") if t)) for r in rows]
 
 
@@ -251,7 +253,7 @@ def specs(glossary: Glossary, keys: set[str]) -> dict[str, Spec]:
             )
             first = tuple(f.replace(",  en", ", en") for f in first)
             forms += first
-        out[key] = Spec(tuple(forms), first, english, r.forbidden)
+        out[key] = Spec(tuple(forms), first, concept.term if first else "", english, r.forbidden)
     return out
 
 
@@ -266,7 +268,9 @@ def _count(text: str, forms: tuple[str, ...]) -> list[tuple[int, int, str]]:
 
 
 def _words(text: str) -> list[str]:
-    return [w.casefold() for w in _WORD.findall(text)]
+    """Words, case and accents folded (reunión / reuniones are one word to `_consume`)."""
+    plain = "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
+    return [w.casefold() for w in _WORD.findall(plain)]
 
 
 def _pool(texts: list[str]) -> Counter[str]:
@@ -282,7 +286,8 @@ def judge(sentence: Sentence, out: str, raw: str, spec: dict[str, Spec], alone: 
     right = 0
     for key, count in Counter(sentence.terms).items():
         found = _count(out, spec[key].forms)
-        has_first = not spec[key].first or any(form in spec[key].first for _, _, form in found)
+        written = spec[key].acronym and re.search(rf"\b{re.escape(spec[key].acronym)}\b", sentence.text)
+        has_first = not (spec[key].first and written) or any(form in spec[key].first for _, _, form in found)
         right += min(count, len(found)) - (0 if has_first else 1)
     bring: Counter[str] = Counter()
     take: Counter[str] = Counter()
@@ -322,17 +327,20 @@ def _consume(pool: Counter[str], words: list[str]) -> bool:
 def _casing_defect(out: str, raw: str, spec: dict[str, Spec], sentence: Sentence) -> bool:
     a, b = _WORD.findall(raw), _WORD.findall(out)
     matcher = SequenceMatcher(None, [w.casefold() for w in a], [w.casefold() for w in b], autojunk=False)
+    rendered = [(s, e) for key in sentence.terms for s, e, _ in _count(out, spec[key].forms)]
+    offsets = [m.start() for m in _WORD.finditer(out)]
     for block in matcher.get_matching_blocks():
-        if a[block.a : block.a + block.size] != b[block.b : block.b + block.size]:
-            return True  # a word outside the terms changed case
+        for k in range(block.size):
+            start = offsets[block.b + k]
+            if a[block.a + k] != b[block.b + k] and not any(s <= start < e for s, e in rendered):
+                return True  # a word outside the terms changed case
     for key in sentence.terms:
         for start, _, form in _count(out, spec[key].forms):
             written, shown = form[:1], out[start]
             head = out[:start].rstrip(" \"'“«¿¡(")
             at_start = not head or head[-1] in ".!?…\n"
-            if shown.isalpha() and (
-                (at_start and shown.islower()) or (not at_start and written.islower() != shown.islower())
-            ):
+            mid_capital = not at_start and written.islower() and shown.isupper()  # a capital the glossary added
+            if shown.isalpha() and ((at_start and shown.islower()) or mid_capital):
                 return True
     return False
 
@@ -359,8 +367,8 @@ def engines() -> dict[str, FakeLibre]:
     return found
 
 
-async def enforcement() -> dict:
-    corpus = load_corpus()
+async def enforcement(path: Path = CORPUS) -> dict:
+    corpus = load_corpus(path)
     results: dict = {"sentences": Counter(s.kind for s in corpus), "apertium_installed": apertium.available()}
     with tempfile.TemporaryDirectory() as tmp:
         async with await Store.open(Path(tmp) / "seed.db") as store:
@@ -421,9 +429,10 @@ async def main() -> None:
     parser.add_argument("--terms", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=2000)
     parser.add_argument("--skip-speed", action="store_true", help="only the enforcement figures")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="another labelled corpus, same columns")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    report = {"enforcement": await enforcement()}
+    report = {"enforcement": await enforcement(args.corpus)}
     if not args.skip_speed:
         report["speed"] = await speed(args.terms, args.repeat)
     if args.json:
@@ -434,7 +443,8 @@ async def main() -> None:
     e = report["enforcement"]
     kinds = ", ".join(f"{n} {k}" for k, n in e["sentences"].items())
     print(
-        f"Enforcement on {sum(e['sentences'].values())} sentences ({kinds}), English -> Spanish, shipped seed glossary:"
+        f"Enforcement on {sum(e['sentences'].values())} sentences ({kinds}) of {args.corpus.name}, "
+        "English -> Spanish, shipped seed glossary:"
     )
     if not e["apertium_installed"]:
         print("  (Apertium is not installed: apt-get install apertium apertium-eng-spa)")

@@ -123,7 +123,7 @@ async def test_a_term_whose_place_cannot_be_found_is_appended_never_dropped(tran
 
     libre.fake.transform = lose_the_term
     result = await translator.translate("We review accommodations every year.", EN, ES)
-    assert result.text == "[es] We review cosas every year. (adaptaciones)"
+    assert result.text == "[es] We review cosas every year. (Adaptaciones)"  # after a full stop: a capital
     assert result.terms[0].outcome == "appended" and glossary.stats.appended == 1
 
 

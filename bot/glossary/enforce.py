@@ -113,7 +113,7 @@ class TermPlan:
             protected = await engine(self.protected(rest))
         except EngineFailed:
             return self._appended(self._compose(plain, list(direct.values())), [], rest, outcomes, composed=True)
-        placed, swaps = await self._place(plain, protected, rest, engine)
+        placed, swaps, cuts = await self._place(plain, protected, rest, engine)
         placed.update(direct)
         # A term whose place in the plain translation is unclear: the region around it is taken from the
         # translation with placeholders (the engine's own words for that region), the rest stays as it was.
@@ -131,6 +131,7 @@ class TermPlan:
         covered = {i for swap in chosen.values() for i in swap.indices}
         spans = [span for i, span in placed.items() if i not in covered]
         outcomes.update({span[2].index: "repaired" for span in spans})
+        spans += [(s, e, None) for i, more in cuts.items() if i not in covered for s, e in more]
         for swap in chosen.values():
             outcomes.update(_token_outcomes(protected, self._token_spans(protected, swap.uses, swap)))
         text = self._compose(plain, spans, [(swap, protected) for swap in chosen.values()])
@@ -146,9 +147,10 @@ class TermPlan:
             plain = await engine(self.shielded)
         except EngineFailed:
             return self._appended(protected, spans, lost, outcomes)
-        placed, _ = await self._place(plain, protected, self.uses, engine)
+        placed, _, cuts = await self._place(plain, protected, self.uses, engine)
         if len(placed) == len(self.uses):
-            return Finished(self._compose(plain, list(placed.values())), {u.index: "repaired" for u in self.uses})
+            spans = [*placed.values(), *((s, e, None) for more in cuts.values() for s, e in more)]
+            return Finished(self._compose(plain, spans), {u.index: "repaired" for u in self.uses})
         return self._appended(protected, spans, lost, outcomes)
 
     def _appended(
@@ -162,7 +164,10 @@ class TermPlan:
     ) -> Finished:
         out = text if composed else self._compose(text, spans)
         for use in missing:
-            out = f"{out.rstrip()} ({use.value})"
+            value = use.value
+            if not use.target.keep_case and sentence_start(out) and value[:1].islower():
+                value = value[0].upper() + value[1:]  # "... este verano. (Recuperación de créditos)"
+            out = f"{out.rstrip()} ({value})"
             outcomes[use.index] = "appended"
         return Finished(out, outcomes)
 
@@ -213,10 +218,11 @@ class TermPlan:
 
     async def _place(
         self, plain: str, protected: str, uses: list[TermUse], engine: Engine
-    ) -> tuple[dict[int, tuple[int, int, TermUse]], dict[int, _Swap]]:
+    ) -> tuple[dict[int, tuple[int, int, TermUse]], dict[int, _Swap], dict[int, list[tuple[int, int]]]]:
         """The span of `plain` where each use's term landed, found by aligning it with `protected` (the same
-        message translated with those uses as placeholders); uses not found are left out. And, per use, the
-        changed region around its placeholder in both translations."""
+        message translated with those uses as placeholders); uses not found are left out. Per use, the changed
+        region around its placeholder in both translations, and the other pieces of a rendering the engine
+        split around a word of its own (cut out, the word kept)."""
         by_index = {u.index: u for u in uses}
         ptoks, qtoks = _tokenize(plain), _tokenize(protected)
         matcher = SequenceMatcher(None, [t[2] for t in ptoks], [t[2] for t in qtoks], autojunk=False)
@@ -253,12 +259,13 @@ class TermPlan:
                 for k in here:
                     zones.setdefault(qtoks[k][3], []).append((start, end))
         unplaced = [u for u in uses if u.index not in placed]
+        cuts: dict[int, list[tuple[int, int]]] = {}
         if unplaced:
-            await self._place_by_forms(plain, unplaced, zones, changed, placed, engine)
+            await self._place_by_forms(plain, unplaced, zones, changed, placed, cuts, engine)
         if not changed:  # `plain` is the protected text without the terms: each goes back in its place
             for index, at in gaps.items():
                 placed.setdefault(index, (at, at, by_index[index]))
-        return placed, swaps
+        return placed, swaps, cuts
 
     async def _place_by_forms(
         self,
@@ -267,6 +274,7 @@ class TermPlan:
         zones: dict[int, list[tuple[int, int]]],
         changed: list[tuple[int, int]],
         placed: dict[int, tuple[int, int, TermUse]],
+        cuts: dict[int, list[tuple[int, int]]],
         engine: Engine,
     ) -> None:
         """Inside the regions where a term must be: a known wrong rendering, the source term left untranslated,
@@ -280,10 +288,16 @@ class TermPlan:
             wrong = [f for f in wrong if f.casefold() not in admitted]
             free = lambda s, e, taken=taken: not any(s < b and a < e for a, b in taken)  # noqa: E731
             found = [(s, e) for s, e in _find(plain, wrong, loose=True) if any(a <= s and e <= b for a, b in regions)]
-            found += [span for span in _near(plain, changed, wrong) if span not in found]  # "carta del informe"
+            # In other words around it ("carta del informe"), even an accepted rendering shows where it is.
+            near = [*wrong, *use.accepts]
+            found += [span for span in _near(plain, changed, near) if span not in found]
             found = [span for span in found if free(*span)]
+            split = _split(plain, zones.get(use.index, []), near)
             if found:
                 placed[use.index] = (*found[0], use)
+            elif split and free(*split[0]) and all(free(*cut) for cut in split[1]):
+                # "El ayudante llamadas principales": the rendering goes where its first piece was.
+                placed[use.index], cuts[use.index] = (*split[0], use), split[1]
             elif len(changed) == 1 and len(uses) == 1:
                 # The one changed region, of one word, for the one lost term: that word is the term's.
                 s, e = changed[0]
@@ -292,7 +306,9 @@ class TermPlan:
 
     # --- writing the renderings in -------------------------------------------------------------------
 
-    def _compose(self, text: str, spans: list[tuple[int, int, TermUse]], swaps: list[tuple[_Swap, str]] = ()) -> str:
+    def _compose(
+        self, text: str, spans: list[tuple[int, int, TermUse | None]], swaps: list[tuple[_Swap, str]] = ()
+    ) -> str:
         """`text` with each span replaced by its use's rendering, fitted to the sentence, each swap's region by
         the protected translation's (its placeholders restored), and markup restored."""
         joined = self._fill(text, 0, len(text), spans, swaps)
@@ -307,17 +323,25 @@ class TermPlan:
         return out
 
     def _fill(
-        self, text: str, lo: int, hi: int, spans: list[tuple[int, int, TermUse]], swaps: Iterable[tuple[_Swap, str]]
+        self,
+        text: str,
+        lo: int,
+        hi: int,
+        spans: list[tuple[int, int, TermUse | None]],
+        swaps: Iterable[tuple[_Swap, str]],
     ) -> str:
-        """text[lo:hi] with the spans and swaps inside it replaced (the whole text is the context for fitting)."""
-        items: list[tuple[int, int, TermUse | tuple[_Swap, str]]] = [*spans]
+        """text[lo:hi] with the spans and swaps inside it replaced (the whole text is the context for fitting);
+        a span without a use is cut out, with the space before it."""
+        items: list[tuple[int, int, TermUse | tuple[_Swap, str] | None]] = [*spans]
         items += [(swap.start, swap.end, (swap, other)) for swap, other in swaps]
         parts, pos = [], lo
         for start, end, what in sorted(items, key=lambda item: item[0]):
             if start < pos or end > hi:
                 continue
             eat_before = eat_after = 0
-            if isinstance(what, TermUse):
+            if what is None:
+                value, eat_before = "", len(text[pos:start]) - len(text[pos:start].rstrip(" "))
+            elif isinstance(what, TermUse):
                 value, eat_before, eat_after = fit(text, start, end, what.value, what.target, self.language)
             else:
                 swap, other = what
@@ -454,6 +478,34 @@ def _near(plain: str, regions: list[tuple[int, int]], forms: list[str]) -> list[
             if best is not None:
                 found.append(best)
     return found
+
+
+def _split(
+    plain: str, regions: list[tuple[int, int]], forms: list[str]
+) -> tuple[tuple[int, int], list[tuple[int, int]]] | None:
+    """A multi-word form whose every word is in one region, but in pieces around other words: the first piece,
+    and the others (to cut out)."""
+    for form in forms:
+        wanted = [w.casefold() for w in _WORD_RUN.findall(form) if len(w) > 2]
+        if len(wanted) < 2:
+            continue
+        for start, end in regions:
+            words = [
+                (m.start(), m.end(), _alike(m[0].casefold(), wanted)) for m in _WORD_RUN.finditer(plain, start, end)
+            ]
+            hits = [w for w in words if w[2] is not None]
+            if len(hits) != len(wanted) or {w[2] for w in hits} != set(range(len(wanted))):
+                continue
+            pieces: list[tuple[int, int]] = []
+            for s, e, _ in hits:
+                between = plain[pieces[-1][1] : s] if pieces else ""
+                if pieces and all(len(w) <= 3 for w in _WORD_RUN.findall(between)):
+                    pieces[-1] = (pieces[-1][0], e)
+                else:
+                    pieces.append((s, e))
+            if len(pieces) > 1:
+                return pieces[0], pieces[1:]
+    return None
 
 
 def _alike(word: str, wanted: list[str]) -> int | None:
