@@ -18,6 +18,7 @@ from bot.glossary import Glossary, TermContext
 from bot.relay import Incoming, RelayEngine
 from bot.sinks import MemorySink
 from bot.testing.libre import chain, mangle_tokens
+from bot.text import shield
 from tests.test_glossary import write_seed
 
 EN, ES, ZH, AR, VI, KO = (languages.get(c) for c in ("en", "es", "zh-TW", "ar", "vi", "ko"))
@@ -125,6 +126,18 @@ async def test_a_term_whose_place_cannot_be_found_is_appended_never_dropped(tran
     result = await translator.translate("We review accommodations every year.", EN, ES)
     assert result.text == "[es] We review cosas every year. (Adaptaciones)"  # after a full stop: a capital
     assert result.terms[0].outcome == "appended" and glossary.stats.appended == 1
+
+
+async def test_a_fault_while_repairing_still_delivers_the_engines_translation(glossary, caplog):
+    shielded, holder = shield("The principal will explain.")
+    plan = await glossary.plan(shielded, holder, EN, ES)
+
+    async def broken(text: str) -> str:  # the follow-up call fails in a way nobody planned for
+        raise RuntimeError("connection reset in the middle of a chunk")
+
+    finished = await plan.finish("El jefe explicará.", broken)  # a wrong word: a follow-up is needed
+    assert finished.text == "El jefe explicará. (Director/a)"
+    assert "glossary enforcement failed" in caplog.text
 
 
 # --- the engine's words outside a term's place are never changed ------------------------------------------

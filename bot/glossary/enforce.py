@@ -20,6 +20,7 @@ syllable.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from bot.glossary.models import AppliedTerm
 from bot.text import PLACEHOLDER, Holder, tokens
 
 STRATEGIES = ("repair", "protect")
+
+log = logging.getLogger(__name__)
 
 
 class EngineFailed(Exception):
@@ -85,9 +88,15 @@ class TermPlan:
 
     async def finish(self, first: str, engine: Engine) -> Finished:
         """The final text from the engine's answer to `text`; `engine` translates follow-ups (EngineFailed)."""
-        if self.strategy == "protect":
-            return await self._from_protected(first, engine)
-        return await self._from_plain(first, engine)
+        try:
+            if self.strategy == "protect":
+                return await self._from_protected(first, engine)
+            return await self._from_plain(first, engine)
+        except Exception:  # a fault here must not cost the reader the message: the engine's text, terms added
+            log.exception("glossary enforcement failed (-> %s); delivering the engine's translation", self.language)
+            spans = self._token_spans(first, self.uses)
+            found = {use.index for _, _, use in spans}
+            return self._appended(first, spans, [u for u in self.uses if u.index not in found], {})
 
     def applied(self, outcomes: dict[int, str]) -> tuple[AppliedTerm, ...]:
         return tuple(
