@@ -3,7 +3,9 @@
 Two strategies (`TermPlan.strategy`), compared in benchmarks/glossary_bench.py:
 
 - repair ("translate plain, repair only what is wrong"): the engine translates the message as it is. A term
-  whose admitted rendering is there, with no known wrong one beside it, is left alone. For the others the
+  whose admitted rendering is there, with no known wrong one beside it, is left alone. A wrong one (forbidden,
+  left in the source language, or the engine's own rendering of the term alone) that is there exactly once per
+  term, where the term's word has no other sense in the message, is replaced where it is. For the rest the
   message is translated once more with those terms held as placeholders; aligning the two translations word
   by word shows where each term landed in the first one, and only that place is replaced.
 - protect ("protect first"): the engine sees placeholders, which come back however mangled. When the engine
@@ -114,7 +116,7 @@ class TermPlan:
         if len(direct) < len(todo):
             alone = await _renderings_alone({u.surface for u in todo if u.index not in direct}, engine)
             direct.update(self._place_directly(plain, [u for u in todo if u.index not in direct], alone, direct))
-        outcomes.update({index: "repaired" for index in direct})
+        outcomes.update({i: "engine_ok" if plain[s:e] == u.value else "repaired" for i, (s, e, u) in direct.items()})
         rest = [u for u in todo if u.index not in direct]
         if not rest:
             return Finished(self._compose(plain, list(direct.values())), outcomes)
@@ -205,6 +207,8 @@ class TermPlan:
             target = mine[0].target
             wrong = [f for f in (*target.forbidden, *surfaces, *(alone.get(x, "") for x in surfaces)) if f]
             found[key] = _find(plain, [f for f in wrong if f.casefold() not in admitted], loose=False)
+            if not found[key]:  # right words, one of them in the wrong form: a first mention ("IEP" -> expansion)
+                found[key] = _find(plain, [a for u in mine for a in u.accepts], loose=False)
         out: dict[int, tuple[int, int, TermUse]] = {}
         for key, spans in found.items():
             mine = [u for u in uses if u.target.key == key]
