@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from bot import bench, config, simulate
 from bot.config import ConfigError, Settings
 from bot.languages import BACKENDS, UnknownLanguage
+from bot.logs import setup_logging
 from bot.store import UnusableDatabase
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ def cmd_languages(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(translating=True)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(settings.log_level, settings)  # redacts keys, tokens and meeting text at every level
     asyncio.run(prepare_database(settings))
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         raise UsageError(
@@ -167,7 +168,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     settings = load_settings(overrides, flags=SIMULATE_FLAGS, translating=True)
     if args.database is not None and not args.database.strip():
         raise UsageError("--database is empty: give a file path, or leave it out for a temporary database")
-    logging.basicConfig(level=logging.ERROR if not args.verbose else logging.INFO)
+    setup_logging(logging.ERROR if not args.verbose else logging.INFO, settings)
     try:
         script = Path(args.script).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -106,12 +105,8 @@ def effective(settings: Settings) -> list[tuple[str, str, bool]]:
 
 
 def _short(exc: BaseException) -> str:
-    """A failed call in a few words: urllib3's messages run to several hundred characters."""
+    """A failed call in a few words."""
     text = str(classify(exc))
-    host = re.search(r"host='([^']+)'", text)
-    errno = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
-    if host and errno:
-        return f"cannot connect to {host[1]}: {errno[1].strip()}"
     return text if len(text) <= 200 else text[:197] + "..."
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import ipaddress
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
 
 import annotated_types
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -26,6 +28,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from bot import languages
 from bot.languages import BACKENDS
+from bot.limits import MIN_CALL_SECONDS, call_budget
 
 ENV_PREFIX = "CONCORD_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -33,6 +36,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 BACKEND_NEEDS = {"deepl": "deepl_api_key", "microsoft": "microsoft_api_key", "libre": "libre_url"}
 ROLE_NAME_LIMIT = 100  # Discord's limit on a role name
 _ROLE_MENTION = re.compile(r"^<@&(\d+)>$")
+ENCRYPTED = "must start with https:// (meeting text must not cross a network unencrypted)"
 
 
 class ConfigError(Exception):
@@ -41,6 +45,24 @@ class ConfigError(Exception):
     def __init__(self, lines: list[str]) -> None:
         super().__init__("\n".join(lines))
         self.lines = lines
+
+
+def transport_is_private(url: str, *, lan: bool = False) -> bool:
+    """True when meeting text sent to `url` cannot be read on the way: https, or http to this machine
+    (or, with `lan`, to a private network address or a one-label name such as a compose service)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme == "https":
+        return True
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    host = parts.hostname
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return lan and "." not in host
+    return address.is_loopback or (lan and address.is_private)
 
 
 class Settings(BaseSettings):
@@ -68,13 +90,31 @@ class Settings(BaseSettings):
     libre_url: str | None = Field(None, description="a LibreTranslate server")
     libre_api_key: SecretStr | None = None
     mymemory_email: str | None = Field(None, description="an e-mail address, for MyMemory's larger quota")
+    # Where each service is reached (https; plain http only for loopback, and for libre also a private network).
+    google_url: str = Field("https://translate.google.com", description="where Google is reached")
+    deepl_url: str | None = Field(None, description="where DeepL is reached (default: from CONCORD_DEEPL_FREE)")
+    microsoft_url: str = Field(
+        "https://api.cognitive.microsofttranslator.com", description="where Microsoft is reached"
+    )
+    mymemory_url: str = Field("https://api.mymemory.translated.net", description="where MyMemory is reached")
 
+    # Cap on one backend call; the call's real budget is also < deadline / (tries + fallbacks), so the
+    # fallback is always asked in time.
     translate_timeout: float = Field(8.0, gt=0, le=120, description="seconds for one backend call")
     # Longest a message waits for its translation (retries and fallbacks included) before the original is
     # delivered, marked; the translation is edited in when a retry succeeds.
     translate_deadline: float = Field(15.0, gt=0, le=600, description="seconds a message waits for translation")
     translate_retries: int = Field(2, ge=0, le=10, description="extra tries on 429 / 5xx / timeouts")
-    translate_workers: int = Field(16, ge=1, le=64, description="threads per backend")
+    translate_workers: int = Field(64, ge=1, le=512, description="calls in flight per backend")
+    breaker_failures: int = Field(5, ge=1, le=1000, description="consecutive failures that open a backend's circuit")
+    breaker_cooldown: float = Field(30.0, gt=0, le=3600, description="seconds a backend is skipped before a probe")
+    # Client-side calls per second per backend (token bucket; a backend not listed is not limited). The free
+    # Google endpoint blocks an address for hours after bursts; ~5/s is the rate its users report as safe.
+    rate_limits: dict[str, float] = Field(
+        {"google": 5.0, "mymemory": 2.0, "deepl": 10.0, "microsoft": 10.0}, description="calls per second per backend"
+    )
+    rate_burst: float = Field(2.5, gt=0, le=60, description="seconds of calls a backend's bucket holds")
+    retry_share: float = Field(0.25, gt=0, le=1, description="share of slots and rate for retries of untranslated")
     keep_days: float = Field(
         30.0,
         ge=1,
@@ -108,6 +148,22 @@ class Settings(BaseSettings):
         """`CONCORD_LIBRE_URL=` (as in .env.example) means "not set" for a setting that may be unset."""
         if isinstance(value, str) and not value.strip() and cls.model_fields[info.field_name].default is None:
             return None
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _positive_rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, rate in value.items():
+            _backend(name)
+            if not 0 < rate <= 10_000:
+                raise ValueError(f"rate for {name} must be above 0 and at most 10000 calls per second")
+        return value
+
+    @field_validator("google_url", "deepl_url", "microsoft_url", "mymemory_url")
+    @classmethod
+    def _encrypted(cls, value: str | None) -> str | None:
+        if value is not None and not transport_is_private(value):
+            raise ValueError(ENCRYPTED)
         return value
 
     @field_validator("database", "glossary_dir", mode="before")
@@ -161,6 +217,8 @@ class Settings(BaseSettings):
         text = value.strip()
         if not re.match(r"^https?://[^/\s:]+(:\d{1,5})?(/\S*)?$", text):
             raise ValueError("must be an http:// or https:// URL, e.g. http://10.0.0.5:5000/")
+        if not transport_is_private(text, lan=True):
+            raise ValueError(ENCRYPTED + "; plain http:// only to this machine or a private network address")
         return text if text.endswith("/") else text + "/"  # deep-translator needs the trailing slash
 
     @field_validator("mymemory_email")
@@ -468,17 +526,20 @@ def review(
 
     errors: list[str] = []
     warnings: list[str] = []
-    timeout, deadline = name("translate_timeout"), name("translate_deadline")
-    if s.translate_deadline < s.translate_timeout:
+    timeout, deadline, retries = name("translate_timeout"), name("translate_deadline"), name("translate_retries")
+    chain = list(dict.fromkeys([s.translator, *s.fallbacks]))
+    tries = s.translate_retries + len(chain)  # the first backend's tries, then one per fallback
+    budget = call_budget(s.translate_timeout, s.translate_deadline, tries)
+    if budget < MIN_CALL_SECONDS:
         errors.append(
-            f"{deadline}={_num(s.translate_deadline)} is shorter than one backend call "
-            f"({timeout}={_num(s.translate_timeout)}): a slow answer would always arrive after the original was "
-            f"shown untranslated; make {deadline} at least {timeout}"
+            f"{deadline}={_num(s.translate_deadline)} leaves each backend call {budget:.2f}s ({tries} tries fit in "
+            f"it: {retries}={s.translate_retries} plus {len(chain)} backend(s)); no real backend answers that fast, "
+            f"so every message would be shown untranslated; raise {deadline} or lower {retries}"
         )
-    if s.translate_timeout < 1:
+    elif budget < 1:
         warnings.append(
-            f"{timeout}={_num(s.translate_timeout)}: real backends often need more than a second; expect "
-            "messages shown untranslated"
+            f"{timeout}={_num(s.translate_timeout)}, {deadline}={_num(s.translate_deadline)}: each backend call gets "
+            f"{budget:.2f}s; real backends often need more than a second; expect messages shown untranslated"
         )
     if s.keep_days > 365:
         warnings.append(

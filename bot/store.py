@@ -157,7 +157,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX corrections_relayed ON corrections (relayed_id);
     CREATE INDEX corrections_source ON corrections (source_id);
     """,
-    # 4: glossary senses (phrases where a term's word is not the term), a case policy per rendering, and
+    # 4: the translation cache keys each backend's answers apart, with the answer's rank on its route
+    # (0 = first choice). Old rows are dropped: they were keyed by the first choice whoever answered, and
+    # were stored without answer checks.
+    """
+    DELETE FROM translation_cache;
+    ALTER TABLE translation_cache ADD COLUMN tier INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 5: glossary senses (phrases where a term's word is not the term), a case policy per rendering, and
     # meeting sessions: a keep-expand term is introduced again after a long silence (first mention per session).
     """
     ALTER TABLE glossary_concepts ADD COLUMN exceptions TEXT NOT NULL DEFAULT '';  -- '|'-separated
@@ -768,15 +775,18 @@ class Store:
 
     # --- translation cache -----------------------------------------------------------------------
 
-    async def cached_translation(self, key: str) -> tuple[str, str] | None:
-        async with self.db.execute("SELECT text, backend FROM translation_cache WHERE key = ?", (key,)) as cur:
-            row = await cur.fetchone()
-        return (row[0], row[1]) if row else None
+    async def cached_translations(self, keys: Sequence[str]) -> dict[str, tuple[str, str, int]]:
+        """key -> (text, backend, tier) for the keys that are cached."""
+        marks = ",".join("?" * len(keys))
+        sql = f"SELECT key, text, backend, tier FROM translation_cache WHERE key IN ({marks})"
+        async with self.db.execute(sql, tuple(keys)) as cur:
+            rows = await cur.fetchall()
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
-    async def cache_translation(self, key: str, text: str, backend: str) -> None:
+    async def cache_translation(self, key: str, text: str, backend: str, tier: int = 0) -> None:
         await self._run(
-            "INSERT OR REPLACE INTO translation_cache (key, text, backend, created_at) VALUES (?, ?, ?, ?)",
-            (key, text, backend, time.time()),
+            "INSERT OR REPLACE INTO translation_cache (key, text, backend, tier, created_at) VALUES (?, ?, ?, ?, ?)",
+            (key, text, backend, tier, time.time()),
         )
         await self.db.commit()
 

@@ -2,54 +2,55 @@
 
     TranslationService.translate
       shield Discord markup -> glossary: plan the message's terms -> chunk to the backend limit
-        -> Cache -> Chain[ Retrying(Backend) ... ] -> the glossary finishes: a term the engine got wrong is
-           repaired at its own place (bot/glossary/enforce.py) -> restore markup
+        -> Cache -> Chain[ Retrying(Backend) ... ] with answer checks -> the glossary finishes: a term the
+           engine got wrong is repaired at its own place (bot/glossary/enforce.py) -> restore markup
 
-deep-translator is synchronous and has no timeout, so each call runs in a bounded thread pool (one per
-backend, so a hung service cannot starve the others) under a hard deadline. A fresh deep-translator
-object is made per call: GoogleTranslator mutates its own URL params while translating.
+Time: a message has `deadline` seconds; each call gets a budget below deadline / (tries + fallbacks), and a
+backend keeps retrying only while the backends after it still have a budget each, so a hanging primary
+always leaves time for the fallback. The backends themselves (timeouts, breaker, rate limit, worker threads,
+answer checks) are in bot/backends.py. Simplified <-> Traditional Chinese is converted here, with OpenCC.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import logging
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-from deep_translator import (
-    DeeplTranslator,
-    GoogleTranslator,
-    LibreTranslator,
-    MicrosoftTranslator,
-    MyMemoryTranslator,
-)
-from deep_translator import exceptions as dt
-
 from bot import text as markup
+from bot.answers import check_answer
+from bot.backends import (  # re-exported: the chain's public names
+    Answer,
+    Backend,
+    BackendHealth,
+    Priority,
+    Retrying,
+    Stats,
+    TranslationError,
+    build_backend,
+    classify,
+)
 from bot.config import Settings
 from bot.glossary import AppliedTerm, EngineFailed, Glossary, TermContext, TermPlan
 from bot.languages import BACKENDS, Language, for_translation
+from bot.limits import call_budget
 from bot.store import Store
+
+__all__ = [
+    "Backend", "BackendHealth", "Retrying", "Stats", "Translation", "TranslationError", "TranslationService",
+    "build_backend", "build_translator", "check_answer", "classify",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 BACKEND_CHUNK = 4500  # Google refuses 5000 characters and more
-
-
-class TranslationError(Exception):
-    """A backend call failed. `retryable`: 429, 5xx, timeouts, refused connections."""
-
-    def __init__(self, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
+OPENCC = "opencc"  # the local Simplified <-> Traditional converter, reported as the backend that answered
 
 
 @dataclass(frozen=True)
@@ -58,153 +59,64 @@ class Translation:
     ok: bool  # False: every backend failed and `text` is the original
     backend: str | None = None  # None when nothing had to be translated
     cached: bool = False
-    backend_ms: float = 0.0  # time spent waiting on backends for this text
+    backend_ms: float = 0.0  # time spent waiting on backends for this text (queueing in Concord included)
     unsupported: bool = False  # no configured backend translates this pair: a human interpreter is needed
     error: str | None = None
     terms: tuple[AppliedTerm, ...] = ()  # glossary terms in the message: what each became and how
+    service_ms: float | None = None  # the backend's own processing time, when it reports it (Server-Timing)
+    fallback: bool = False  # answered by a backend other than the first choice for this language pair
 
 
-@dataclass
-class Stats:
-    calls: int = 0
-    chars: int = 0
-    failures: int = 0
-    retries: int = 0
-    cache_hits: int = 0
+class ChineseConverter:
+    """zh-CN <-> zh-TW with OpenCC (phrase-level: 软件 -> 軟體), locally: no backend, no cost, no wait."""
+
+    CONFIGS = {("zh-CN", "zh-TW"): "s2twp", ("zh-TW", "zh-CN"): "tw2sp"}
+
+    def __init__(self) -> None:
+        self._converters: dict[str, Any] = {}
+
+    def handles(self, source: Language, target: Language) -> bool:
+        return (source.code, target.code) in self.CONFIGS
+
+    def convert(self, text: str, source: Language, target: Language) -> str:
+        config = self.CONFIGS[(source.code, target.code)]
+        if config not in self._converters:
+            import opencc
+
+            self._converters[config] = opencc.OpenCC(config)
+        return self._converters[config].convert(text)
 
 
-_PERMANENT_SERVER_ERRORS = {
-    "ERR_BAD_REQUEST",
-    "ERR_KEY_INVALID",
-    "ERR_KEY_BLOCKED",
-    "ERR_TEXT_TOO_LONG",
-    "ERR_UNPROCESSABLE_TEXT",
-    "ERR_LANG_NOT_SUPPORTED",
-    "ERR_DAILY_REQ_LIMIT_EXCEEDED",
-    "ERR_DAILY_CHAR_LIMIT_EXCEEDED",
-}
-
-
-def classify(exc: BaseException) -> TranslationError:
-    """Turn deep-translator's and requests' exceptions into retryable or permanent errors."""
-    if isinstance(exc, TranslationError):
-        return exc
-    if isinstance(exc, TimeoutError | dt.TooManyRequests | dt.RequestError | requests.RequestException):
-        return TranslationError(f"{type(exc).__name__}: {exc}", retryable=True)
-    if isinstance(exc, dt.ServerException):
-        return TranslationError(str(exc), retryable=str(exc) not in _PERMANENT_SERVER_ERRORS)
-    if isinstance(exc, dt.ElementNotFoundInGetRequest | dt.TranslationNotFound | ValueError):
-        return TranslationError(f"{type(exc).__name__}: {exc}", retryable=True)
-    # Bad key, unsupported language, invalid payload: trying again will not help.
-    return TranslationError(f"{type(exc).__name__}: {exc}", retryable=False)
-
-
-class Backend:
-    """One deep-translator service behind its own bounded thread pool and a hard deadline per call."""
-
-    def __init__(
-        self,
-        name: str,
-        factory: Callable[[], Any],
-        *,
-        workers: int = 16,
-        timeout: float = 10.0,
-        kind: str | None = None,
-    ) -> None:
-        self.name = name
-        self.kind = kind or name  # which of a Language's backend codes it takes (two Libre servers: both "libre")
-        self.factory = factory
-        self.timeout = timeout
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"translate-{name}")
-
-    def _call(self, text: str, source: str, target: str) -> str:
-        translator = self.factory()
-        # Set codes after construction: deep-translator's built-in language lists are stale.
-        translator.source, translator.target = source, target
-        result = translator.translate(text)
-        if not isinstance(result, str) or (text.strip() and not result.strip()):
-            raise dt.TranslationNotFound(text)
-        return result
-
-    async def translate(self, text: str, source: str, target: str) -> str:
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.pool, self._call, text, source, target)
-        try:
-            return await asyncio.wait_for(future, self.timeout)
-        except TimeoutError as exc:
-            raise TranslationError(f"{self.name} timed out after {self.timeout:.1f}s", retryable=True) from exc
-        except Exception as exc:
-            raise classify(exc) from exc
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-class Retrying:
-    """Retries retryable failures with exponential backoff and full jitter."""
-
-    def __init__(self, backend: Backend, *, retries: int = 2, base_delay: float = 0.25, stats: Stats | None = None):
-        self.backend = backend
-        self.name = backend.name
-        self.kind = backend.kind
-        self.retries = retries
-        self.base_delay = base_delay
-        self.stats = stats or Stats()
-
-    async def translate(self, text: str, source: str, target: str) -> str:
-        for attempt in range(self.retries + 1):
-            self.stats.calls += 1
-            self.stats.chars += len(text)
-            try:
-                return await self.backend.translate(text, source, target)
-            except TranslationError as exc:
-                self.stats.failures += 1
-                if not exc.retryable or attempt == self.retries:
-                    raise
-                self.stats.retries += 1
-                delay = self.base_delay * 2**attempt
-                await asyncio.sleep(delay / 2 + random.uniform(0, delay / 2))
-        raise AssertionError("unreachable")
-
-
-def build_backend(name: str, settings: Settings) -> Backend | None:
-    """A Backend for `name`, or None when it is not configured (no key, no URL)."""
-
-    def secret(value: Any) -> str | None:
-        return value.get_secret_value() if value else None
-
-    factory: Callable[[], Any]
-    if name == "google":
-        factory = lambda: GoogleTranslator(source="en", target="es")  # noqa: E731
-    elif name == "mymemory":
-        email = settings.mymemory_email
-        factory = lambda: MyMemoryTranslator(source="en-GB", target="es-ES", email=email)  # noqa: E731
-    elif name == "libre":
-        if not settings.libre_url:
-            return None
-        url = settings.libre_url if settings.libre_url.endswith("/") else settings.libre_url + "/"
-        key = secret(settings.libre_api_key) or "unused"  # deep-translator insists on a key; servers may not
-        factory = lambda: LibreTranslator(source="en", target="es", api_key=key, custom_url=url)  # noqa: E731
-    elif name == "deepl":
-        key = secret(settings.deepl_api_key)
-        if not key:
-            return None
-        free = settings.deepl_free
-        factory = lambda: DeeplTranslator(source="en", target="es", api_key=key, use_free_api=free)  # noqa: E731
-    elif name == "microsoft":
-        key = secret(settings.microsoft_api_key)
-        if not key:
-            return None
-        region = settings.microsoft_region
-        factory = lambda: MicrosoftTranslator(source="en", target="es", api_key=key, region=region)  # noqa: E731
-    else:
-        raise ValueError(f"unknown backend {name}")
-    return Backend(name, factory, workers=settings.translate_workers, timeout=settings.translate_timeout)
+@dataclass(frozen=True)
+class _Result:
+    text: str
+    backend: str
+    ms: float
+    service_ms: float | None
+    rank: int  # position of `backend` in the route: 0 = first choice
 
 
 def source_code(backend: str, lang: Language) -> str:
     code = lang.codes[backend]
     return code.split("-")[0] if backend == "deepl" else code  # DeepL sources have no region (EN, PT, ZH)
+
+
+@dataclass
+class _Call:
+    """One message's translation in progress: its time limit, priority and what the backends reported."""
+
+    deadline_at: float
+    priority: Priority
+    service_ms: float | None = None
+    fallback: bool = False
+
+    def add(self, result: _Result) -> None:
+        if result.service_ms is not None:
+            self.service_ms = (self.service_ms or 0.0) + result.service_ms
+        self.fallback = self.fallback or result.rank > 0
+
+
+_current: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("concord_translation", default=None)
 
 
 class TranslationService:
@@ -221,6 +133,7 @@ class TranslationService:
         stats: Stats | None = None,
         glossary: Glossary | None = None,
         deadline: float = 15.0,
+        retry_jitter: float = 2.0,
     ) -> None:
         self.backends = {b.name: b for b in backends}
         self.deadline = deadline  # longest a message waits for its translation, retries and fallbacks included
@@ -229,9 +142,11 @@ class TranslationService:
         self.store = store
         self.stats = stats or Stats()
         self.glossary = glossary
+        self.retry_jitter = retry_jitter  # retries of untranslated messages start spread over this many seconds
+        self.chinese = ChineseConverter()
         self._memory: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._cache_size = cache_size
-        self._inflight: dict[str, asyncio.Future[tuple[str, str, float]]] = {}
+        self._inflight: dict[str, asyncio.Future[_Result]] = {}
 
     def route(self, source: Language, target: Language) -> list[str]:
         """Backends to try, in order, for this pair: per-language choice first, then the chain."""
@@ -243,24 +158,50 @@ class TranslationService:
             if n in self.backends and source.supports(self.backends[n].kind) and target.supports(self.backends[n].kind)
         ]
 
+    def budget(self, route: list[str]) -> float:
+        """Seconds one call may take on this route: below deadline / (tries of the first + one per fallback)."""
+        if not route or route == [OPENCC]:
+            return self.deadline
+        tries = self.backends[route[0]].retries + 1 + len(route) - 1
+        return call_budget(min(self.backends[n].backend.timeout for n in route), self.deadline, tries)
+
+    def health(self) -> list[BackendHealth]:
+        """Each backend's circuit, slots and rate limit, in chain order (for `/concord status` and the log)."""
+        return [b.backend.health() for b in self.backends.values()]
+
     @property
     def glossary_version(self) -> int:
         return max(self.glossary.version, 0) if self.glossary is not None else 0
 
     async def translate(
-        self, text: str, source: Language, target: Language, *, context: TermContext | None = None
+        self,
+        text: str,
+        source: Language,
+        target: Language,
+        *,
+        context: TermContext | None = None,
+        priority: Priority = "live",
     ) -> Translation:
-        """Translate one message; `context` (server, meeting, message) scopes glossary terms and first mentions."""
+        """Translate one message; `context` (server, meeting, message) scopes glossary terms and first mentions.
+
+        `priority="retry"` is for messages already delivered untranslated: one try per backend, none on a
+        backend whose circuit is open, a small share of each backend's slots and rate, after live messages."""
         source, target = for_translation(source), for_translation(target)
         if source.code == target.code or not text.strip():
             return Translation(text, ok=True)
-        route = self.route(source, target)
+        route = [OPENCC] if self.chinese.handles(source, target) else self.route(source, target)
         if not route:
             return Translation(text, ok=False, unsupported=True, error=f"no backend translates {target.code}")
+        if priority == "retry":
+            if route != [OPENCC] and not any(self.backends[n].backend.breaker.available() for n in route):
+                return Translation(text, ok=False, error="every backend for this language is down; retry later")
+            await asyncio.sleep(random.uniform(0, self.retry_jitter))
         shielded, holder = markup.shield(text)
         plan = None
         if self.glossary is not None:
             plan = await self.glossary.plan(shielded, holder, source, target, context)
+        call = _Call(asyncio.get_running_loop().time() + self.deadline, priority)
+        token = _current.set(call)
         try:
             async with asyncio.timeout(self.deadline):
                 translated, used, backend_ms, cached = await self._translate_text(
@@ -276,7 +217,18 @@ class TranslationService:
             # The reader gets the original now, marked; the retry pass edits the translation in later.
             self.stats.failures += 1
             return Translation(text, ok=False, error=f"no translation within {self.deadline:g}s")
-        return Translation(out, ok=True, backend=used, cached=cached, backend_ms=backend_ms + extra_ms, terms=terms)
+        finally:
+            _current.reset(token)
+        return Translation(
+            out,
+            ok=True,
+            backend=used,
+            cached=cached,
+            backend_ms=backend_ms + extra_ms,
+            terms=terms,
+            service_ms=call.service_ms,
+            fallback=call.fallback,
+        )
 
     async def _translate_text(
         self, shielded: str, source: Language, target: Language, route: list[str]
@@ -313,30 +265,65 @@ class TranslationService:
         self.glossary.record(finished.outcomes)
         return finished.text, plan.applied(finished.outcomes), extra_ms
 
-    def _key(self, text: str, source: Language, target: Language, route: list[str]) -> str:
-        raw = "\x1f".join([route[0], source.code, target.code, str(self.glossary_version), text])
+    def _key(self, backend: str, text: str, source: Language, target: Language) -> str:
+        """Cache key of one backend's answer: each backend's answers are kept apart, so a fallback's text
+        never passes for the first choice's and is replaced when the first choice answers again."""
+        raw = "\x1f".join([backend, source.code, target.code, str(self.glossary_version), text])
         return hashlib.sha256(raw.encode()).hexdigest()
+
+    async def _cached(self, chunk: str, source: Language, target: Language, route: list[str]) -> _Result | None:
+        """The best cached answer on this route (lowest rank), from memory or SQLite."""
+        keys = [self._key(name, chunk, source, target) for name in route]
+        for rank, key in enumerate(keys):
+            if key in self._memory:
+                text, backend = self._memory[key]
+                self._memory.move_to_end(key)
+                return _Result(text, backend, 0.0, None, rank)
+        if self.store is None:
+            return None
+        found = await self.store.cached_translations(keys)
+        for rank, key in enumerate(keys):
+            if key in found:
+                text, backend, _tier = found[key]
+                self._remember(key, (text, backend))
+                return _Result(text, backend, 0.0, None, rank)
+        return None
 
     async def _translate_chunk(
         self, chunk: str, source: Language, target: Language, route: list[str]
     ) -> tuple[str, str, float, bool]:
-        key = self._key(chunk, source, target, route)
-        hit = self._memory.get(key)
-        if hit is None and self.store is not None:
-            hit = await self.store.cached_translation(key)
-        if hit is not None:
-            self._remember(key, hit)
+        call = _current.get() or _Call(asyncio.get_running_loop().time() + self.deadline, "live")
+        if route == [OPENCC]:
+            return self.chinese.convert(chunk, source, target), OPENCC, 0.0, False
+        hit = await self._cached(chunk, source, target, route)
+        better = route[: hit.rank] if hit else route
+        if hit and not any(self.backends[n].backend.breaker.available() for n in better):
+            self.stats.cache_hits += 1  # the best answer we can get now; first choice is down (or it is ours)
+            call.add(hit)
+            return hit.text, hit.backend, 0.0, True
+        shared = "\x1f".join([source.code, target.code, str(self.glossary_version), chunk])
+        if shared in self._inflight:  # the same text for the same pair is already on its way
             self.stats.cache_hits += 1
-            return hit[0], hit[1], 0.0, True
-        if key in self._inflight:  # the same text for the same pair is already on its way
-            self.stats.cache_hits += 1
-            translated, backend, _ = await asyncio.shield(self._inflight[key])
-            return translated, backend, 0.0, True
-        future: asyncio.Future[tuple[str, str, float]] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
+            result = await asyncio.shield(self._inflight[shared])
+            call.add(result)
+            return result.text, result.backend, 0.0, True
+        future: asyncio.Future[_Result] = asyncio.get_running_loop().create_future()
+        self._inflight[shared] = future
         try:
-            result = await self._call_chain(chunk, source, target, route)
+            result = await self._call_chain(chunk, source, target, better, call)
+            result = _Result(result.text, result.backend, result.ms, result.service_ms, route.index(result.backend))
             future.set_result(result)
+        except TranslationError as exc:
+            if hit is None:
+                future.set_exception(exc)
+                future.exception()  # retrieved here, so waiting-less failures are not logged as unhandled
+                raise
+            # The first choice failed again: the fallback's cached answer is still good to show.
+            result = hit
+            future.set_result(result)
+            call.add(result)
+            self.stats.cache_hits += 1
+            return result.text, result.backend, 0.0, True
         except asyncio.CancelledError:
             # Our caller gave up (deadline); whoever shares this call gets a failure, not a cancellation.
             future.set_exception(TranslationError("abandoned before the backend answered", retryable=True))
@@ -344,30 +331,54 @@ class TranslationService:
             raise
         except BaseException as exc:
             future.set_exception(exc)
-            future.exception()  # retrieved here, so waiting-less failures are not logged as unhandled
+            future.exception()
             raise
         finally:
-            del self._inflight[key]
-        translated, backend, ms = result
-        self._remember(key, (translated, backend))
+            del self._inflight[shared]
+        call.add(result)
+        if result.rank > 0:
+            self.stats.fallback += 1
+        key = self._key(result.backend, chunk, source, target)
+        self._remember(key, (result.text, result.backend))
         if self.store is not None:
-            await self.store.cache_translation(key, translated, backend)
-        return translated, backend, ms, False
+            await self.store.cache_translation(key, result.text, result.backend, result.rank)
+        return result.text, result.backend, result.ms, False
 
-    async def _call_chain(self, chunk: str, source: Language, target: Language, route: list[str]):
+    async def _call_chain(
+        self, chunk: str, source: Language, target: Language, route: list[str], call: _Call
+    ) -> _Result:
+        """Ask the backends in order until one gives an answer that passes the checks."""
         errors = []
         started = time.perf_counter()
-        for name in route:
-            backend = self.backends[name]
+        budget = self.budget(route)
+        for index, name in enumerate(route):
+            retrying = self.backends[name]
+            backend = retrying.backend
+            later = [n for n in route[index + 1 :] if self.backends[n].backend.breaker.available()]
             try:
-                translated = await backend.translate(
-                    chunk, source_code(backend.kind, source), target.codes[backend.kind]
+                answer: Answer = await retrying.translate(
+                    chunk,
+                    source_code(backend.kind, source),
+                    target.codes[backend.kind],
+                    budget=budget,
+                    deadline_at=call.deadline_at,
+                    reserve=budget * len(later),
+                    priority=call.priority,
                 )
-                return translated, name, (time.perf_counter() - started) * 1000
             except TranslationError as exc:
-                log.warning("translation via %s failed (%s -> %s): %s", name, source.code, target.code, exc)
+                if exc.kind not in ("open", "busy", "throttled"):
+                    log.warning("translation via %s failed (%s -> %s): %s", name, source.code, target.code, exc)
                 errors.append(f"{name}: {exc}")
-        raise TranslationError("; ".join(errors), retryable=True)
+                continue
+            problem = check_answer(chunk, answer.text, source.code, target.code)
+            if problem:
+                self.stats.rejected += 1
+                log.warning("answer from %s rejected (%s -> %s): %s", name, source.code, target.code, problem)
+                errors.append(f"{name}: {problem}")
+                continue
+            ms = (time.perf_counter() - started) * 1000
+            return _Result(answer.text, name, ms, answer.service_ms, index)
+        raise TranslationError("; ".join(errors) or "no backend available", retryable=True)
 
     def _remember(self, key: str, value: tuple[str, str]) -> None:
         self._memory[key] = value
@@ -395,7 +406,7 @@ def build_translator(settings: Settings, store: Store | None, glossary: Glossary
         backends.append(Retrying(backend, retries=settings.translate_retries, stats=stats))
     if not backends:
         raise ValueError("no translator is configured: check CONCORD_TRANSLATOR and its key or URL")
-    return TranslationService(
+    service = TranslationService(
         backends,
         store=store,
         by_language=settings.translator_by_language,
@@ -403,3 +414,10 @@ def build_translator(settings: Settings, store: Store | None, glossary: Glossary
         glossary=glossary,
         deadline=settings.translate_deadline,
     )
+    log.info(
+        "translation: %s; %.1f s per call, %g s per message",
+        " -> ".join(service.order),
+        service.budget(service.order),
+        service.deadline,
+    )
+    return service

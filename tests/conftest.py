@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from bot.config import Settings
@@ -10,6 +12,17 @@ from bot.sinks import MemorySink
 from bot.store import Store
 from bot.testing.libre import FakeLibre, ServerThread
 from bot.translation import build_translator
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored():
+    """Tests that run the CLI in-process configure the root logger (its level, its one handler): put it back,
+    so a later test still sees the records it asserts on."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
@@ -37,6 +50,7 @@ def settings(libre, tmp_path) -> Settings:
         libre_url=libre.url,
         translate_timeout=2.0,
         translate_retries=1,
+        breaker_failures=100,  # the breaker has its own tests; here it would open on the faults a test injects
     )
 
 

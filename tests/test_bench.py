@@ -83,3 +83,62 @@ def test_cli_options_build_the_config():
     assert args.func is bench.cmd_bench
     with pytest.raises(SystemExit):
         parser.parse_args(["bench", "--channel-limit", "fast"])
+
+
+# --- the CLI contracts: the last line is one JSON object ------------------------------------------------
+
+
+def bench_cli(*args: str, **env: str) -> tuple[int, dict]:
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "bench", *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env},
+    )
+    lines = done.stdout.strip().splitlines()
+    return done.returncode, json.loads(lines[-1]) if lines else {}
+
+
+def test_meetings_scenario_reports_every_figure_and_delivers_everything():
+    code, report = bench_cli(
+        "--meetings", "3", "--languages", "3", "--duration", "4", "--no-search", "--glossary-terms", "20",
+        "--latency-ms", "20", "--jitter-ms", "5",
+    )  # fmt: skip
+    assert code == 0
+    for key in ("meetings", "e2e_ms", "floor_ms", "peak_rss_mb", "lost", "duplicated", "order_violations",
+                "max_meetings_within_target", "backend_calls_per_s", "pool", "per_meeting_e2e_p95_ms"):  # fmt: skip
+        assert key in report, key
+    assert report["meetings"] == 3 and report["languages_per_meeting"]["max"] == 3
+    assert set(report["e2e_ms"]) >= {"p50", "p95"}
+    assert report["deliveries"] == report["expected_deliveries"] > 0
+    assert report["lost"] == report["duplicated"] == report["order_violations"] == report["untranslated"] == 0
+    assert report["pool"]["slots"] == 64  # production's pool size, from Settings
+    assert report["backend_ms"]["p95"] >= 20  # the server's own time (its latency), not Concord's queueing
+
+
+def test_check_fails_the_run_when_a_target_is_missed():
+    # No backend latency and no post latency: the floor is ~0 ms, so "e2e <= 1.25 x floor" cannot hold.
+    tight = ("--messages", "6", "--languages", "2", "--sequential-messages", "2", "--glossary-terms", "0",
+             "--latency-ms", "0", "--jitter-ms", "0", "--sink-latency-ms", "0")  # fmt: skip
+    code, report = bench_cli(*tight, "--check")
+    assert code == 1 and any(t["result"] == "MISS" for t in report["targets"])
+    assert bench_cli(*tight)[0] == 0  # without --check the figures are printed and the exit is 0
+
+
+def test_fault_scenario_fails_over_and_the_process_exits_at_once():
+    code, report = bench_cli(
+        "--fault", "hang-primary", "--meetings", "3", "--languages", "3", "--duration", "9", "--hang-s", "4",
+        "--glossary-terms", "0", "--latency-ms", "20", "--jitter-ms", "5",
+        CONCORD_TRANSLATE_DEADLINE="3",
+    )  # fmt: skip
+    assert code == 0
+    for key in ("fallback_deliveries", "untranslated", "e2e_ms", "exit_s", "outage"):
+        assert key in report, key
+    assert report["outage"]["messages"] > 0 and report["outage"]["fallback_deliveries"] > 0
+    assert report["lost"] == report["duplicated"] == report["order_violations"] == 0
+    assert report["exit_s"] < 5  # hung calls (the primary answers nothing for 60 s) do not hold the exit

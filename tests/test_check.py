@@ -202,4 +202,4 @@ def test_check_without_a_token_says_where_to_put_it(libre, tmp_path):
 async def test_a_backend_out_of_reach_is_named_in_a_few_words(settings):
     finding = await check.check_backend(settings.model_copy(update={"libre_url": "http://127.0.0.1:9/"}), "libre")
     assert finding.status == "fail"
-    assert finding.detail == "test call failed: cannot connect to 127.0.0.1: Connection refused"
+    assert finding.detail == "test call failed: connection (cannot connect to 127.0.0.1:9: Connection refused)"

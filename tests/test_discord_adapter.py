@@ -367,7 +367,7 @@ async def test_concord_link_binds_the_channel(bot, server, meeting, store):
 
     await server.post(meeting.main, "Hello", author=server.user("Carmen"))
     await server.wait_until(lambda: len(relayed(server, meeting.spare)) == 1)
-    assert relayed(server, meeting.spare)[0].content == "[ko] Hello"
+    assert relayed(server, meeting.spare)[0].content == "[한] Hello"
 
 
 async def test_concord_link_with_unknown_language_gets_a_polite_ephemeral_error(bot, server, meeting, store):

@@ -524,7 +524,7 @@ async def test_optional_columns_are_written_only_when_used_and_round_trip(glossa
     assert await round_trip(full, concepts, tmp_path) == (full, concepts)
 
 
-async def test_migration_4_adds_senses_case_and_sessions(store):
+async def test_the_glossary_migration_adds_senses_case_and_sessions(store):
     async with store.db.execute("SELECT exceptions FROM glossary_concepts LIMIT 0") as cur:
         assert cur.description[0][0] == "exceptions"
     async with store.db.execute("SELECT case_policy FROM glossary_renderings LIMIT 0") as cur:

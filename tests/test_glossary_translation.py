@@ -235,25 +235,27 @@ async def test_a_rendering_is_capitalised_at_a_sentence_start_and_only_there(tra
 
 async def test_a_rendering_with_the_exact_case_policy_is_never_recased(translator, glossary, libre, strategy):
     libre.fake.tag = False
+    libre.fake.dictionary = {"es": {"first": "primero", "Then the": "Luego la"}}
     await glossary.edit("policy", "es", preferred="eNormativa", case="exact", by="ana")
     result = await translator.translate("Policy first. Then the policy.", EN, ES)
-    assert result.text == "eNormativa first. Then the eNormativa."
+    assert result.text == "eNormativa primero. Luego la eNormativa."
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("principal", "Director/a"),
-        ("The principal.", "The director/a."),
-        ("Thanks, principal, bye", "Thanks, director/a, bye"),
-        ("principal and principal", "Director/a and director/a"),
+        ("The principal.", "El director/a."),
+        ("Thanks, principal, bye", "Gracias, director/a, adiós"),
+        ("principal and principal", "Director/a y director/a"),
     ],
 )
 async def test_no_double_leading_or_trailing_spaces_around_restored_terms(
     translator, glossary, libre, strategy, text, expected
 ):
     libre.fake.tag = False
-    libre.fake.dictionary = {"es": {"principal": "principal"}}
+    libre.fake.dictionary = {"es": {"principal": "principal", "The": "El", "Thanks": "Gracias", "bye": "adiós",
+                                    "and": "y"}}  # fmt: skip
     libre.fake.transform = mangle_tokens(spaces=True)  # "ZQX 0 Z"
     assert (await translator.translate(text, EN, ES)).text == expected
 
@@ -272,7 +274,7 @@ async def test_chinese_text_gets_no_spaces_around_a_restored_term(translator, gl
 async def test_chinese_both_directions(translator, glossary, libre, strategy):
     libre.fake.dictionary = {"zt": {"accommodations": "住宿", "principal": "主要"}}
     result = await translator.translate("The principal explained the accommodations.", EN, ZH)
-    assert result.text == "[zt] The 校長 explained the 合理便利."
+    assert result.text == "[繁] The 校長 explained the 合理便利."
     result = await translator.translate("校長說我的孩子需要學分補修嗎?", ZH, EN)
     assert result.text == "[en] principal說我的孩子需要credit recovery嗎?"
 
@@ -280,7 +282,7 @@ async def test_chinese_both_directions(translator, glossary, libre, strategy):
 async def test_arabic_both_directions(translator, glossary, libre, strategy):
     libre.fake.dictionary = {"ar": {"principal": "رئيسي"}}
     result = await translator.translate("The principal will call you about the IEP.", EN, AR)
-    assert result.text == "[ar] The مدير المدرسة will call you about the برنامج التعليم الفردي (IEP)."
+    assert result.text == "[ع] The مدير المدرسة will call you about the برنامج التعليم الفردي (IEP)."
     result = await translator.translate("أريد التحدث مع مدير المدرسة.", AR, EN)
     assert result.text == "[en] أريد التحدث مع principal."
 

@@ -153,3 +153,10 @@ def test_languages_command_table_says_which_channels_get_an_interpreter(tmp_path
     assert "interpreter only" in lines["mix"] and "#mixteco" in lines["mix"]
     assert "RTL" in lines["ps"] and "google" in lines["ps"]
     assert "(as zh-TW)" in lines["yue"]
+
+
+def test_every_language_has_a_script_the_answer_checks_know():
+    # Without one, a Latin answer for (say) a Burmese channel would be accepted as a translation.
+    from bot.answers import SCRIPTS
+
+    assert [code for code in LANGUAGES if code not in SCRIPTS] == []

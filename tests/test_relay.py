@@ -39,7 +39,7 @@ async def test_facilitator_message_reaches_every_language_channel(engine, sink: 
     await engine.drain()
     assert sink.texts(ES) == ["[es] Welcome to the ELAC meeting."]
     assert sink.texts(VI) == ["[vi] Welcome to the ELAC meeting."]
-    assert sink.texts(ZH) == ["[zt] Welcome to the ELAC meeting."]
+    assert sink.texts(ZH) == ["[繁] Welcome to the ELAC meeting."]
     assert sink.texts(MAIN) == []
     assert {m.author_name for ch in (ES, VI, ZH) for m in sink.channel(ch)} == {"Carmen"}
 
@@ -49,7 +49,7 @@ async def test_parent_message_reaches_english_and_the_other_families(engine, sin
     await engine.drain()
     assert sink.texts(MAIN) == ["[en] Con tôi cần giúp đỡ."]
     assert sink.texts(ES) == ["[es] Con tôi cần giúp đỡ."]
-    assert sink.texts(ZH) == ["[zt] Con tôi cần giúp đỡ."]
+    assert sink.texts(ZH) == ["[繁] Con tôi cần giúp đỡ."]
     assert sink.texts(VI) == []
     assert sink.channel(MAIN)[0].author_name == "Lan · Tiếng Việt"
     assert {(c.source, c.target) for c in libre.fake.calls} == {("vi", "en"), ("vi", "es"), ("vi", "zt")}
@@ -61,7 +61,7 @@ async def test_edit_in_main_channel_updates_every_language_channel(engine, sink)
     await engine.drain()
     assert await engine.handle_edit(MAIN, msg.message_id, "The meeting starts at 7.")
     await engine.drain()
-    for channel, tag in ((ES, "es"), (VI, "vi"), (ZH, "zt")):
+    for channel, tag in ((ES, "es"), (VI, "vi"), (ZH, "繁")):
         assert sink.texts(channel) == [f"[{tag}] The meeting starts at 7."]
     assert all(p.edits == 1 for p in sink.messages.values())
 
@@ -108,7 +108,7 @@ async def test_order_is_kept_when_an_earlier_translation_finishes_last(engine, s
     await engine.handle_message(say(MAIN, "second, the budget"))
     await engine.handle_message(say(MAIN, "third, questions"))
     await engine.drain()
-    for channel, tag in ((ES, "es"), (VI, "vi"), (ZH, "zt")):
+    for channel, tag in ((ES, "es"), (VI, "vi"), (ZH, "繁")):
         assert sink.texts(channel) == [f"[{tag}] first, the agenda", f"[{tag}] second, the budget",
                                        f"[{tag}] third, questions"]  # fmt: skip
 
@@ -232,7 +232,7 @@ async def test_a_burst_of_messages_is_delivered_completely_and_in_order(engine, 
     for line in lines:
         await engine.handle_message(say(MAIN, line))
     await engine.drain()
-    for channel, tag in ((ES, "es"), (VI, "vi"), (ZH, "zt")):
+    for channel, tag in ((ES, "es"), (VI, "vi"), (ZH, "繁")):
         assert sink.texts(channel) == [f"[{tag}] {line}" for line in lines]
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
 

@@ -9,8 +9,9 @@ from deep_translator import LibreTranslator
 
 from bot.config import Settings
 from bot.languages import LANGUAGES
+from bot.limits import Breaker, Slots
 from bot.testing.libre import FakeLibre, ServerThread
-from bot.translation import Backend, Retrying, Stats, TranslationService, build_translator
+from bot.translation import Backend, Retrying, Stats, TranslationService, build_translator, check_answer
 
 EN, ES, VI, TL, TO, YUE = (LANGUAGES[c] for c in ("en", "es", "vi", "tl", "to", "yue"))
 
@@ -131,3 +132,184 @@ def test_unconfigured_backends_are_skipped_and_none_configured_is_a_clear_error(
 def test_secrets_never_appear_in_settings_repr():
     settings = Settings(_env_file=None, discord_token="tok-123-secret", deepl_api_key="dl-secret")
     assert "tok-123-secret" not in repr(settings) and "dl-secret" not in str(settings)
+
+
+# --- failure handling: circuit breaker, rate limit, retry priority ---------------------------------------
+
+
+def two_backends(primary_url: str, spare_url: str, retries: int = 1) -> tuple[TranslationService, Backend, Backend]:
+    first = libre_backend(primary_url)
+    spare = libre_backend(spare_url, "spare")
+    return service(first, spare, retries=retries), first, spare
+
+
+async def test_circuit_opens_after_consecutive_failures_then_a_probe_closes_it(libre, caplog):
+    libre.fake.down = True
+    with ServerThread(FakeLibre()) as spare:
+        chain, first, _ = two_backends(libre.url, spare.url)
+        first.breaker = Breaker("libre", threshold=3, cooldown=0.3)
+        for i in range(5):
+            assert (await chain.translate(f"Message {i}.", EN, ES)).backend == "spare"
+        assert len(libre.fake.calls) == 3  # after 3 failures the primary is skipped, straight to the spare
+        health = {h.name: h for h in chain.health()}
+        assert health["libre"].state == "open" and health["libre"].retry_in_s > 0
+        assert "circuit open after 3 consecutive failure(s)" in caplog.text
+
+        libre.fake.down = False
+        await asyncio.sleep(0.35)  # the cool-down passes: the next message probes the primary
+        result = await chain.translate("After the outage.", EN, ES)
+        assert result.backend == "libre" and len(libre.fake.calls) == 4
+        assert chain.health()[0].state == "closed" and "circuit closed" in caplog.text
+
+
+async def test_client_side_rate_limit_keeps_a_twelve_language_burst_under_the_service_limit(libre):
+    # The service allows 6 calls/s with a burst of 12 (Concord keeps to 5); messages fan out to 12 languages.
+    libre.fake.limit = (6.0, 12.0)
+    libre.fake.retry_after = 1.0
+    targets = [LANGUAGES[c] for c in ("es", "vi", "zh-TW", "ko", "tl", "ar", "fa", "ru", "ja", "pt", "uk", "hi")]
+    limited = Backend("libre", libre_backend(libre.url).factory, kind="libre", rate=5.0, burst=12.0, timeout=6.0)
+    chain = TranslationService([Retrying(limited, retries=2, base_delay=0.01)], deadline=20.0)
+    results = await asyncio.gather(*(chain.translate(f"Line {n}.", EN, t) for n in range(2) for t in targets))
+    assert [r.error for r in results if not r.ok] == []
+    assert libre.fake.throttled == 0  # not one 429 earned
+
+
+async def test_without_the_client_side_limit_the_same_burst_earns_429s(libre):
+    libre.fake.limit = (6.0, 12.0)
+    libre.fake.retry_after = 0.2
+    targets = [LANGUAGES[c] for c in ("es", "vi", "zh-TW", "ko", "tl", "ar", "fa", "ru", "ja", "pt", "uk", "hi")]
+    chain = service(libre_backend(libre.url, timeout=5.0), retries=3)
+    await asyncio.gather(*(chain.translate(f"Line {n}.", EN, t) for n in range(2) for t in targets))
+    assert libre.fake.throttled > 0  # what the limiter above prevents
+
+
+async def test_retries_of_untranslated_messages_wait_behind_live_ones_and_keep_to_their_share(libre):
+    libre.fake.latency = 0.15
+    backend = libre_backend(libre.url)
+    backend.slots = Slots(size=2, retry_size=1)
+    chain = service(backend)
+    chain.retry_jitter = 0.0
+    retries = [asyncio.create_task(chain.translate(f"retry {i}", EN, ES, priority="retry")) for i in range(3)]
+    for _ in range(1000):  # until one retry holds its single slot; the others queue
+        if libre.fake.calls:
+            break
+        await asyncio.sleep(0.005)
+    live = [asyncio.create_task(chain.translate(f"live {i}", EN, ES)) for i in range(4)]
+    results = await asyncio.gather(*retries, *live)
+    assert all(r.ok for r in results)
+    order = [c.q for c in libre.fake.calls]
+    assert order[0] == "retry 0"
+    assert [q for q in order if q.startswith("live")] == order[1:5]  # every live message before the next retry
+    assert libre.fake.peak_inflight == 2
+
+
+async def test_retries_stop_while_the_circuit_is_open(libre):
+    libre.fake.down = True
+    backend = libre_backend(libre.url)
+    backend.breaker = Breaker("libre", threshold=2, cooldown=60)
+    chain = service(backend, retries=1)
+    assert not (await chain.translate("Live message.", EN, ES)).ok
+    calls = len(libre.fake.calls)
+    result = await chain.translate("Live message.", EN, ES, priority="retry")
+    assert not result.ok and "down" in result.error
+    assert len(libre.fake.calls) == calls  # no thundering herd on a dead service
+
+
+# --- answers checked before use or caching -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "target", "why"),
+    [
+        ("", "es", "empty"),
+        ("Any questions about the budget?", "vi", "the source text"),
+        ("Any questions about the budget? [vi]", "zh-TW", "script"),
+        ("¿Alguna pregunta sobre el presupuesto?", "ko", "script"),
+        ("x" * 200_000, "es", "characters long"),
+    ],
+)
+def test_bad_answers_are_recognised(answer, target, why):
+    assert why in check_answer("Any questions about the budget?", answer, "en", target)
+
+
+@pytest.mark.parametrize(
+    ("source", "answer", "target"),
+    [
+        ("Any questions about the budget?", "¿Alguna pregunta sobre el presupuesto?", "es"),
+        ("Please ask Mr. Davis about the ELPAC.", "請向 Mr. Davis 詢問 ELPAC。", "zh-TW"),
+        ("LCAP", "LCAP", "ko"),  # one acronym may stay as it is
+        ("12/3, 6:30 pm", "12/3, 6:30 pm", "es"),  # numbers and names need no translation
+        ("Carmen Lopez, Mr. Davis", "Carmen Lopez, Mr. Davis", "vi"),
+        ("Mr. Davis", "Mr. Davis", "zh-TW"),
+        ("Thank you.", "Cảm ơn.", "vi"),
+        ("我的孩子需要补课吗?", "Does my child need tutoring?", "en"),
+    ],
+)
+def test_good_answers_pass(source, answer, target):
+    assert check_answer(source, answer, "zh-CN" if source.startswith("我") else "en", target) is None
+
+
+async def test_an_echoing_server_is_skipped_for_the_fallback_and_its_answer_never_cached(store):
+    echo = FakeLibre(tag=False)  # answers the source text unchanged
+    with ServerThread(echo) as primary, ServerThread(FakeLibre()) as spare:
+        chain, _, _ = two_backends(primary.url, spare.url)
+        chain.store = store
+        result = await chain.translate("Any questions about the budget?", EN, VI)
+        assert result.ok and result.backend == "spare" and result.fallback
+        assert result.text == "[vi] Any questions about the budget?"
+        # The primary recovers; after a restart it is asked again (its echo was never stored).
+        echo.tag = True
+        restarted, _, _ = two_backends(primary.url, spare.url)
+        restarted.store = store
+        again = await restarted.translate("Any questions about the budget?", EN, VI)
+        assert again.backend == "libre" and not again.cached and len(echo.calls) == 2
+
+
+async def test_a_huge_answer_is_rejected_not_posted_in_pieces(libre):
+    libre.fake.transform = lambda out, q, target: out + " filler" * 30_000  # ~200 KB
+    result = await service(libre_backend(libre.url)).translate("Any questions?", EN, ES)
+    assert not result.ok and result.text == "Any questions?" and "characters long" in result.error
+
+
+async def test_a_fallback_answer_is_cached_under_the_fallback_and_replaced_when_the_primary_returns(store):
+    with ServerThread(FakeLibre()) as primary, ServerThread(FakeLibre(dictionary={"es": {"hi": "hola"}})) as spare:
+        primary.fake.down = True
+        chain, _, _ = two_backends(primary.url, spare.url)
+        chain.store = store
+        assert (await chain.translate("hi", EN, ES)).text == "[es] hola"  # from the spare
+
+        primary.fake.down = False  # a later message: the primary is healthy, so it is asked, not the cache
+        better = await chain.translate("hi", EN, ES)
+        assert better.text == "[es] hi" and better.backend == "libre" and not better.cached
+        third = await chain.translate("hi", EN, ES)
+        assert third.cached and third.text == "[es] hi"
+        assert len(primary.fake.calls) == 2 + 1 and len(spare.fake.calls) == 1  # 2 failed tries, then 1 answer
+
+
+async def test_a_cached_fallback_answer_is_used_while_the_primary_is_down(store):
+    with ServerThread(FakeLibre()) as primary, ServerThread(FakeLibre()) as spare:
+        primary.fake.down = True
+        chain, first, _ = two_backends(primary.url, spare.url)
+        chain.store = store
+        first.breaker = Breaker("libre", threshold=2, cooldown=60)
+        await chain.translate("See you next week.", EN, ES)  # two failed tries open the primary's circuit
+        assert first.breaker.state == "open"
+        again = await chain.translate("See you next week.", EN, ES)
+        assert again.cached and again.backend == "spare" and len(spare.fake.calls) == 1
+
+
+# --- Chinese: converted here, not sent anywhere ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "text", "expected"),
+    [
+        ("zh-CN", "zh-TW", "我的孩子需要补课吗?软件", "我的孩子需要補課嗎?軟體"),
+        ("zh-TW", "zh-CN", "我的孩子需要補課嗎?軟體", "我的孩子需要补课吗?软件"),
+        ("zh-CN", "yue", "会议什么时候结束?", "會議什麼時候結束?"),
+    ],
+)
+async def test_simplified_and_traditional_chinese_are_converted_locally(libre, source, target, text, expected):
+    result = await service(libre_backend(libre.url)).translate(text, LANGUAGES[source], LANGUAGES[target])
+    assert result.ok and result.text == expected and result.backend == "opencc"
+    assert libre.fake.calls == []

@@ -193,10 +193,9 @@ class TermPlan:
     ) -> dict[int, tuple[int, int, TermUse]]:
         """Terms whose place needs no second translation: a concept whose word occurs in the message only as the
         term, and whose wrong renderings (forbidden, left in the source language, the engine's own rendering
-        alone) occur in `plain` exactly once per use, where no other term's do. Never in scripts written
-        without spaces, where a wrong rendering may be the start of a longer word (驅逐 in 驅逐出境)."""
-        if NOSPACE_CHAR.search(plain) or any(NOSPACE_CHAR.search(u.value) for u in uses):
-            return {}
+        alone) occur in `plain` exactly once per use, where no other term's do. Never a rendering in a script
+        written without spaces, which may be the start of a longer word (驅逐 in 驅逐出境); "IEP" left in
+        Chinese text has its own boundaries."""
         taken = [(s, e) for s, e, _ in (placed or {}).values()]
         found: dict[str, list[tuple[int, int]]] = {}
         for key, mine in _by_concept(uses).items():
@@ -206,9 +205,10 @@ class TermPlan:
             admitted = {a.casefold() for u in mine for a in u.accepts}
             target = mine[0].target
             wrong = [f for f in (*target.forbidden, *surfaces, *(alone.get(x, "") for x in surfaces)) if f]
-            found[key] = _find(plain, [f for f in wrong if f.casefold() not in admitted], loose=False)
+            wrong = [f for f in wrong if f.casefold() not in admitted and not _unbounded(f)]
+            found[key] = _find(plain, wrong, loose=False)
             if not found[key]:  # right words, one of them in the wrong form: a first mention ("IEP" -> expansion)
-                found[key] = _find(plain, [a for u in mine for a in u.accepts], loose=False)
+                found[key] = _find(plain, [a for u in mine for a in u.accepts if not _unbounded(a)], loose=False)
         out: dict[int, tuple[int, int, TermUse]] = {}
         for key, spans in found.items():
             mine = [u for u in uses if u.target.key == key]
@@ -527,6 +527,11 @@ def _alike(word: str, wanted: list[str]) -> int | None:
         if word == w or (min(len(word), len(w)) >= 4 and word[:4] == w[:4] and abs(len(word) - len(w)) <= 2):
             return i
     return None
+
+
+def _unbounded(form: str) -> bool:
+    """A form that starts or ends in a script without spaces: where it ends, a longer word may go on."""
+    return bool(NOSPACE_CHAR.match(form[:1]) or NOSPACE_CHAR.match(form[-1:]))
 
 
 def _source_words(text: str, surface: str) -> list[tuple[int, int]]:
