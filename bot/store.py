@@ -21,7 +21,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.glossary import AuditEntry, Change, Concept, Rendering
+from bot.glossary.models import AuditEntry, Change, Concept, Rendering
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +187,17 @@ MIGRATIONS: list[str] = [
             (SELECT MAX(s.message_id) FROM sources s WHERE s.channel_id = c.channel_id),
             (CAST(strftime('%s', 'now') AS INTEGER) * 1000 - 1420070400000) << 22)
         FROM channels c;
+    """,
+    # 6: glossary senses (phrases where a term's word is not the term), a case policy per rendering, and
+    # meeting sessions: a keep-expand term is introduced again after a long silence (first mention per session).
+    """
+    ALTER TABLE glossary_concepts ADD COLUMN exceptions TEXT NOT NULL DEFAULT '';  -- '|'-separated
+    ALTER TABLE glossary_renderings ADD COLUMN case_policy TEXT NOT NULL DEFAULT 'auto';  -- auto | exact
+    CREATE TABLE glossary_sessions (
+        meeting_id INTEGER PRIMARY KEY,
+        started_at REAL NOT NULL,
+        last_at REAL NOT NULL
+    );
     """,
 ]
 
@@ -1106,7 +1117,8 @@ class Store:
                 if isinstance(after, Concept):
                     concept_rows.append((
                         after.key, after.guild_id, after.term, after.type, after.policy, after.expansion,
-                        "|".join(after.en_variants), after.definition, after.updated_by, after.updated_at,
+                        "|".join(after.en_variants), after.definition, "|".join(after.exceptions), after.updated_by,
+                        after.updated_at,
                     ))  # fmt: skip
                 else:
                     concept_deletes.append((row.key, row.guild_id))
@@ -1116,7 +1128,7 @@ class Store:
                     rendering_rows.append((
                         after.concept_key, after.language, after.guild_id, after.preferred, "|".join(after.variants),
                         "|".join(after.forbidden), int(after.case_sensitive), after.status, after.source,
-                        after.notes, after.updated_by, after.updated_at,
+                        after.notes, after.case, after.updated_by, after.updated_at,
                     ))  # fmt: skip
                 else:
                     rendering_deletes.append(ident)
@@ -1129,13 +1141,14 @@ class Store:
             await self._run_many("DELETE FROM glossary_concepts WHERE key = ? AND guild_id = ?", concept_deletes)
             await self._run_many(
                 "INSERT OR REPLACE INTO glossary_concepts (key, guild_id, term, type, policy, expansion,"
-                " en_variants, definition, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " en_variants, definition, exceptions, updated_by, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 concept_rows,
             )
             await self._run_many(
                 "INSERT OR REPLACE INTO glossary_renderings (concept_key, language, guild_id, preferred, variants,"
-                " forbidden, case_sensitive, status, source, notes, updated_by, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " forbidden, case_sensitive, status, source, notes, case_policy, updated_by, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rendering_rows,
             )
             await self._run_many(
@@ -1166,21 +1179,37 @@ class Store:
             row = await cur.fetchone()
         return _audit(row) if row else None
 
-    async def glossary_mentions(self, meeting_id: int, language: str, since: float) -> dict[str, int]:
-        """concept key -> the message that first mentioned (and expanded) it in this meeting and language."""
+    async def glossary_session(self, meeting_id: int) -> tuple[float, float] | None:
+        """(started_at, last_at) of a meeting's current glossary session, None before its first message."""
         async with self.db.execute(
-            "SELECT concept_key, message_id FROM glossary_mentions WHERE meeting_id = ? AND language = ? AND at >= ?",
-            (meeting_id, language, since),
+            "SELECT started_at, last_at FROM glossary_sessions WHERE meeting_id = ?", (meeting_id,)
         ) as cur:
-            rows = await cur.fetchall()
-        return {r[0]: r[1] for r in rows}
+            row = await cur.fetchone()
+        return (row[0], row[1]) if row else None
 
-    async def add_glossary_mention(self, meeting_id: int, language: str, concept_key: str, message_id: int) -> None:
+    async def save_glossary_session(self, meeting_id: int, started_at: float, last_at: float) -> None:
         await self._write(
-            "INSERT OR REPLACE INTO glossary_mentions (meeting_id, language, concept_key, message_id, at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (meeting_id, language, concept_key, message_id, time.time()),
+            "INSERT OR REPLACE INTO glossary_sessions (meeting_id, started_at, last_at) VALUES (?, ?, ?)",
+            (meeting_id, started_at, last_at),
         )
+
+    async def claim_glossary_mention(
+        self, meeting_id: int, language: str, concept_key: str, message_id: int, session_start: float
+    ) -> int:
+        """The message that introduces (expands) a term in this meeting's session and language: `message_id`
+        when no message of the session did yet. One upsert, so two messages at the same moment cannot both win."""
+        await self._write(
+            "INSERT INTO glossary_mentions (meeting_id, language, concept_key, message_id, at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (meeting_id, language, concept_key) DO UPDATE SET message_id = excluded.message_id,"
+            " at = excluded.at WHERE glossary_mentions.at < ?",
+            (meeting_id, language, concept_key, message_id, time.time(), session_start),
+        )
+        async with self.db.execute(
+            "SELECT message_id FROM glossary_mentions WHERE meeting_id = ? AND language = ? AND concept_key = ?",
+            (meeting_id, language, concept_key),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else message_id
 
 
 _OUTBOX_COLUMNS = "source_id, channel_id, language, state, version, attempts, last_error, next_attempt_at"
@@ -1209,7 +1238,8 @@ def _split(value: str) -> tuple[str, ...]:
 def _concept(r: aiosqlite.Row) -> Concept:
     return Concept(
         key=r["key"], term=r["term"], type=r["type"], policy=r["policy"], expansion=r["expansion"],
-        en_variants=_split(r["en_variants"]), definition=r["definition"], guild_id=r["guild_id"],
+        en_variants=_split(r["en_variants"]), definition=r["definition"], exceptions=_split(r["exceptions"]),
+        guild_id=r["guild_id"],
         updated_by=r["updated_by"], updated_at=r["updated_at"],
     )  # fmt: skip
 
@@ -1218,7 +1248,7 @@ def _rendering(r: aiosqlite.Row) -> Rendering:
     return Rendering(
         concept_key=r["concept_key"], language=r["language"], preferred=r["preferred"],
         variants=_split(r["variants"]), forbidden=_split(r["forbidden"]), case_sensitive=bool(r["case_sensitive"]),
-        status=r["status"], source=r["source"], notes=r["notes"], guild_id=r["guild_id"],
+        status=r["status"], source=r["source"], notes=r["notes"], case=r["case_policy"], guild_id=r["guild_id"],
         updated_by=r["updated_by"], updated_at=r["updated_at"],
     )  # fmt: skip
 
@@ -1237,6 +1267,7 @@ def _audit(r: aiosqlite.Row) -> AuditEntry:
                 data[name] = tuple(data[name])
             return Rendering(**data)
         data["en_variants"] = tuple(data["en_variants"])
+        data["exceptions"] = tuple(data.get("exceptions", ()))
         return Concept(**data)
 
     return AuditEntry(

@@ -42,10 +42,10 @@ from bot.relay import CORRECTION_LIMIT, without_markers
 if TYPE_CHECKING:
     from bot.discord.bot import ConcordBot
 
-MAX_IMPORT = 1024 * 1024  # bytes; a school glossary is a few hundred lines
 CONFIRM_TIMEOUT = 300.0  # seconds the "Import anyway" button stays usable
 CORRECTION_TIMEOUT = 900.0  # seconds to fill in the correction form
 Status = Literal["draft", "approved", "forbidden"]
+Case = Literal["auto", "exact"]
 
 
 # --- who may change things -----------------------------------------------------------------------
@@ -86,6 +86,8 @@ def _rendering_line(r: Rendering) -> str:
         extra.append("also: " + ", ".join(r.variants))
     if r.forbidden:
         extra.append("never: " + ", ".join(r.forbidden))
+    if r.case == "exact":
+        extra.append("case: exactly as written")
     if r.notes:
         extra.append(f"notes: {r.notes}")
     return "\n".join([line, *(f"-# {e}" for e in extra)])
@@ -95,7 +97,8 @@ def format_concept(c: Concept) -> str:
     head = f"**{c.term}** ({c.type}, {c.policy})"
     if c.expansion:
         head += f" — {c.expansion}"
-    return head + (f"\n-# {c.definition}" if c.definition else "")
+    head += f"\n-# {c.definition}" if c.definition else ""
+    return head + (f"\n-# not the term in: {', '.join(c.exceptions)}" if c.exceptions else "")
 
 
 def format_view(view: TermView, language: str) -> str:
@@ -191,6 +194,7 @@ class GlossaryCog(commands.Cog, name="Glossary"):
         forbidden="Renderings never to use, separated by |",
         notes="Notes",
         status="draft, approved or forbidden",
+        case="auto: capitalised at a sentence start; exact: always as written (names such as iPad)",
     )
     @volunteers_only
     async def edit(
@@ -203,9 +207,12 @@ class GlossaryCog(commands.Cog, name="Glossary"):
         forbidden: str | None = None,
         notes: str | None = None,
         status: Status | None = None,
+        case: Case | None = None,
     ) -> None:
-        if all(v is None for v in (rendering, variants, forbidden, notes, status)):
-            raise GlossaryError("say what to change: a rendering, variants, forbidden renderings, notes or a status")
+        if all(v is None for v in (rendering, variants, forbidden, notes, status, case)):
+            raise GlossaryError(
+                "say what to change: a rendering, variants, forbidden renderings, notes, a status or the case"
+            )
         edited = await self.bot.glossary.edit(
             term,
             languages.get(language).code,
@@ -216,8 +223,31 @@ class GlossaryCog(commands.Cog, name="Glossary"):
             forbidden=forbidden,
             notes=notes,
             status=status,
+            case=case,
         )
         await self._reply(interaction, f"Saved: **{term.strip()}** → {_rendering_line(edited)}")
+
+    @group.command(name="exception", description="Say where a term's English word means something else (volunteers)")
+    @app_commands.describe(
+        term="The English term, e.g. principal",
+        add="Words around it, e.g. 'principal reason' or 'camp counselor'; ~hotel/lodging: any of these words nearby",
+        remove="An exception to take away",
+    )
+    @volunteers_only
+    async def exception(
+        self, interaction: discord.Interaction, term: str, add: str | None = None, remove: str | None = None
+    ) -> None:
+        if (add is None) == (remove is None):
+            raise GlossaryError("give one exception to add, or one to remove")
+        by, guild = changed_by(interaction.user), interaction.guild_id
+        if add is not None:
+            concept = await self.bot.glossary.add_exception(term, add, by=by, guild_id=guild)
+        else:
+            concept = await self.bot.glossary.remove_exception(term, remove or "", by=by, guild_id=guild)
+        await self._reply(
+            interaction,
+            f"Saved. {format_concept(concept)}\nIt applies from the next message on, for this server.",
+        )
 
     @group.command(name="approve", description="Approve a term's rendering (volunteers)")
     @app_commands.describe(term="The English term", language="Language code, e.g. es")
@@ -257,8 +287,9 @@ class GlossaryCog(commands.Cog, name="Glossary"):
         language: str | None = None,
         status: Status = "draft",
     ) -> None:
-        if file.size > MAX_IMPORT:
-            raise BadFile(f"{file.filename} is {file.size // 1024} KB; the limit is {MAX_IMPORT // 1024} KB")
+        limit = self.bot.settings.glossary_import_max_kb * 1024
+        if file.size > limit:  # before downloading it
+            raise BadFile(f"{file.filename} is {file.size // 1024} KB; the limit is {limit // 1024} KB")
         code = languages.get(language).code if language else None
         await interaction.response.defer(ephemeral=True, thinking=True)
         request = ImportRequest(
@@ -351,6 +382,7 @@ class GlossaryCog(commands.Cog, name="Glossary"):
         return language_choices(current, include_english=False)
 
     @edit.autocomplete("term")
+    @exception.autocomplete("term")
     @approve.autocomplete("term")
     @show.autocomplete("term")
     @history.autocomplete("term")
@@ -396,6 +428,7 @@ class ImportRequest:
             guild_id=self.guild_id,
             language=self.language,
             status=self.status,
+            max_bytes=bot.settings.glossary_import_max_kb * 1024,
         )
 
 
