@@ -90,7 +90,7 @@ def cmd_glossary(args: argparse.Namespace) -> int:
                 exported.append(await glossary.export(args.language, args.format, args.guild))
                 return 0
             if args.action == "stats":
-                from bot import glossary_stats
+                from bot.glossary import stats as glossary_stats
 
                 stats = await glossary_stats.compute(store, args.guild)
                 render = glossary_stats.as_json if args.format == "json" else glossary_stats.as_table

@@ -8,6 +8,7 @@ places of terms (enforce.py says how). The package, by job:
     enforce   one message: the plan, placeholders, alignment, repair, fitting a rendering to its sentence
     files     import (CSV/TSV formats, header rows), export, lint
     service   Glossary: loading, matchers, plans, first mentions per meeting session, writes and history
+    stats     per language: concepts approved, draft or missing, and the sources cited
 
 Nothing here imports discord, the store or a translation backend; the translator does the calls.
 """

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot import languages
-from bot.glossary import GLOBAL
+from bot.glossary.models import GLOBAL
 
 if TYPE_CHECKING:
     from bot.store import Store
