@@ -68,6 +68,7 @@ MAX_ATTEMPTS = 12  # failed attempts (with backoff, about 20 minutes) before a d
 MAX_BACKOFF = 300.0  # seconds
 CATCHUP_CONCURRENCY = 4  # channels whose history is read at the same time
 PLAN_TIMEOUT = 60.0  # longest live events wait for a new session's catch-up plan
+FILE_POSTS = 4  # channels posting files at the same time (each holds the files' bytes until its post is made)
 
 
 class CorrectionError(Exception):
@@ -244,6 +245,7 @@ class RelayEngine:
         self._detectors: dict[tuple[str, ...], asyncio.Future[None]] = {}  # language sets whose models are loaded
         self.files = files or FileFetcher()
         self._file_caps: dict[int, int] = {}  # channel -> bytes a post there took at most (after a 413)
+        self._file_posts = asyncio.Semaphore(FILE_POSTS)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -586,6 +588,9 @@ class RelayEngine:
         if d.host_id is not None:  # combined into an earlier message's post: that post is what changes
             d = await self.store.delivery(d.host_id, lane.channel_id) or d
         try:
+            if d.source.files and not d.parts:  # a first post with files holds their bytes: a few at a time
+                async with self._file_posts:
+                    return await self._update(lane, d)
             return await self._update(lane, d)
         except SinkError as exc:
             if exc.too_large:  # the channel takes less than the server's limit says: carry fewer files next time

@@ -415,6 +415,13 @@ class Family:
 
 
 @dataclass(frozen=True)
+class ThreadGroup:
+    id: int
+    parent_id: int  # the meeting
+    name: str
+
+
+@dataclass(frozen=True)
 class Reaction:
     channel_id: int
     message_id: int
@@ -1362,6 +1369,15 @@ class Store:
         if row is None:
             raise ValueError(f"meeting {meeting_id} does not exist")
         return int(row[0])
+
+    async def thread_groups(self, since: float) -> list[ThreadGroup]:
+        """Active thread groups made after `since` (a timestamp), oldest first."""
+        async with self.db.execute(
+            "SELECT id, parent_id, name FROM meetings WHERE parent_id IS NOT NULL AND active = 1 AND created_at >= ?"
+            " ORDER BY id",
+            (since,),
+        ) as cur:
+            return [ThreadGroup(*r) for r in await cur.fetchall()]
 
     async def set_member_language(self, guild_id: int, user_id: int, code: str) -> None:
         """The language a member reads, as they chose it (a picker, or "Translate to my language")."""

@@ -27,6 +27,7 @@ from bot.translation import TranslationService
 log = logging.getLogger(__name__)
 
 NAME_LIMIT = 100  # Discord's limit for a thread name
+GROUP_PREFIX = "thread "  # a thread group's name: "thread <id of the thread started>: <its name>"
 SETUP_WAIT = 30.0  # longest a new thread's first messages wait for its counterparts (a stalled channel)
 
 
@@ -39,14 +40,28 @@ class ThreadMirror:
 
     async def started(self, thread_id: int, parent_id: int, name: str) -> bool:
         """A member started a thread in a channel (from the message `thread_id`, or on its own): make its
-        counterparts in the meeting's other channels and link them all. False when the channel is not linked."""
+        counterparts in the meeting's other channels and link them all. Called again for a thread already
+        linked, it makes the counterparts still missing (after a crash). False when there is nothing to do."""
         async with self.engine.ordered(thread_id):  # taken at once: the thread's first messages wait for this
             parent = await self.store.channel(parent_id)
-            if parent is None or await self.store.channel(thread_id) is not None:
+            if parent is None:
                 return False
-            group = await self.store.create_thread_group(parent.meeting_id, f"thread {thread_id}")
-            await self.store.link_channel(thread_id, group, parent.language)
-            others = [c for c in await self.store.meeting_channels(parent.meeting_id) if c.channel_id != parent_id]
+            linked = await self.store.channel(thread_id)
+            if linked is None:
+                group = await self.store.create_thread_group(parent.meeting_id, f"{GROUP_PREFIX}{thread_id}: {name}")
+                await self.store.link_channel(thread_id, group, parent.language)
+            elif linked.meeting_id != parent.meeting_id:
+                group = linked.meeting_id
+            else:
+                return False
+            have = {c.language for c in await self.store.meeting_channels(group)}
+            others = [
+                c
+                for c in await self.store.meeting_channels(parent.meeting_id)
+                if c.channel_id != parent_id and c.language not in have
+            ]
+            if not others:
+                return False
             made = [
                 asyncio.ensure_future(
                     self.engine.in_lane(c.channel_id, lambda c=c: self._counterpart(thread_id, group, parent, c, name))
@@ -60,6 +75,22 @@ class ThreadMirror:
                 if task.exception() is not None:
                     log.error("thread %s: a counterpart could not be made", thread_id, exc_info=task.exception())
         return True
+
+    async def resume(self, since: float) -> int:
+        """Make the counterparts a crash left unmade, for threads started after `since` (a timestamp); returns
+        for how many threads some were made."""
+        done = 0
+        for group in await self.store.thread_groups(since):
+            head, _, name = group.name.partition(": ")
+            origin = int(head.removeprefix(GROUP_PREFIX)) if head.startswith(GROUP_PREFIX) else None
+            linked = await self.store.channel(origin) if origin else None
+            if origin is None or linked is None:
+                continue
+            parents = await self.store.meeting_channels(group.parent_id)
+            parent = next((c for c in parents if c.language == linked.language), None)
+            if parent is not None:
+                done += await self.started(origin, parent.channel_id, name)
+        return done
 
     async def _counterpart(self, thread_id: int, group: int, parent: Channel, channel: Channel, name: str) -> None:
         """The thread in `channel` that stands for `thread_id`: from the message there that stands for the one

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import discord
@@ -85,6 +86,14 @@ class Conversation(commands.Cog):
             await self.threads.started(thread.id, thread.parent_id, thread.name)
         except Exception:
             log.exception("could not mirror thread %s of channel %s", thread.id, thread.parent_id)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """A new session: make the thread counterparts a crash left unmade (threads of the catch-up window)."""
+        try:
+            await self.threads.resume(time.time() - self.bot.settings.catchup_hours * 3600)
+        except Exception:
+            log.exception("could not complete the threads started before the restart")
 
     @commands.Cog.listener()
     async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:

@@ -116,3 +116,19 @@ async def test_a_thread_started_from_a_copy_is_mirrored_from_the_original_and_th
     assert sink.texts(made[MAIN].id) == ["[en] Có món chay không?"]
     assert sink.texts(made[ZH].id) == ["[繁] Có món chay không?"]
     assert sink.texts(MAIN) == []  # the thread's messages stay in the threads
+
+
+async def test_thread_counterparts_a_crash_left_unmade_are_made_at_the_next_start(engine, sink, store, translator):
+    msg = say(MAIN, "Field trip on Friday")
+    await engine.handle_message(msg)
+    await engine.drain()
+    # The previous run linked the thread started on #main's message, then died before making its counterparts.
+    elac = await store.channel(MAIN)
+    group = await store.create_thread_group(elac.meeting_id, f"thread {msg.message_id}: Permission slips")
+    await store.link_channel(msg.message_id, group, "en")
+
+    threads = ThreadMirror(store, engine, sink, translator)
+    assert await threads.resume(since=0) == 1
+    assert sorted(t.channel_id for t in sink.threads.values()) == [ES, VI, ZH]
+    assert {c.language for c in await store.meeting_channels(group)} == {"en", "es", "vi", "zh-TW"}
+    assert await threads.resume(since=0) == 0  # complete: nothing more
