@@ -6,6 +6,8 @@ ephemeral. Every change is scoped to this server (`guild_id`): its own rows over
 which stays as the deployer loaded it. Errors (`GlossaryError`, `CorrectionError`, `NotVolunteer`) become
 polite replies in `bot.discord.errors.ConcordTree.on_error`; whenever one is raised, nothing was changed.
 
+`/glossary review` walks a language's drafts one at a time (the views are in bot/discord/review.py).
+
 An import that would change approved entries is not applied: the reply lists what would change, with an
 "Import anyway" button (for the volunteer who ran it, for 5 minutes) and a "Cancel" one.
 """

@@ -137,7 +137,8 @@ class ReviewView(discord.ui.View):
             except Stale as exc:
                 who = exc.entry.by.split(" (")[0]
                 after = exc.entry.after if isinstance(exc.entry.after, Rendering) else None
-                note = f"⚠️ {term} was already reviewed by {who} ({_what(after)}); nothing was changed. The next one:"
+                done_by = "reviewed" if exc.entry.action == "review" else "changed"
+                note = f"⚠️ {term} was already {done_by} by {who} ({_what(after)}); nothing was changed. The next one:"
             self.handled = True
             self.stop()
             content, view = await self.session.page(note)
