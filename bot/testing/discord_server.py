@@ -400,7 +400,7 @@ class FakeDiscord:
         """Visible messages the bot posted in a channel (through its webhooks or as itself)."""
         return [m for m in self.channel_messages(channel_id) if m.author.get("bot")]
 
-    async def wait_until(self, condition: Callable[[], bool], seconds: float = 2.0) -> None:
+    async def wait_until(self, condition: Callable[[], bool], seconds: float = 10.0) -> None:
         """Wait until `condition()` holds; it is checked again each time the bot changes a message (or a call
         of its meets an injected fault)."""
         try:
