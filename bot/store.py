@@ -21,7 +21,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.glossary.models import AuditEntry, Change, Concept, Rendering
+from bot.glossary.models import AuditEntry, Change, Concept, Rendering, Stale
 
 log = logging.getLogger(__name__)
 
@@ -1196,10 +1196,12 @@ class Store:
             rows = await cur.fetchall()
         return [_rendering(r) for r in rows]
 
-    async def apply_glossary(self, changes: Sequence[Change], by: str) -> int:
+    async def apply_glossary(self, changes: Sequence[Change], by: str, *, unchanged_since: int | None = None) -> int:
         """Write glossary changes and their audit rows in one transaction; returns the new version.
 
-        Each row (concept, or rendering per language and server) appears at most once in `changes`."""
+        Each row (concept, or rendering per language and server) appears at most once in `changes`.
+        `unchanged_since`: a version the writer read; when a changed rendering (its server's row or the shared
+        one) was written after it, nothing is written and Stale names that change (two reviewers, one draft)."""
         now = time.time()
         concept_rows, concept_deletes, rendering_rows, rendering_deletes, audit = [], [], [], [], []
         for change in changes:
@@ -1228,6 +1230,13 @@ class Store:
                     rendering_deletes.append(ident)
             audit.append((now, by, change.action, *ident, _json(change.before), _json(after)))
         async with self.transaction():  # all or nothing, audit rows (the version) included
+            if unchanged_since is not None:
+                for change in changes:
+                    row = change.after or change.before
+                    if isinstance(row, Rendering):
+                        newer = await self._glossary_change_since(row, unchanged_since)
+                        if newer is not None:
+                            raise Stale(newer)
             await self._run_many(
                 "DELETE FROM glossary_renderings WHERE concept_key = ? AND language = ? AND guild_id = ?",
                 rendering_deletes,
@@ -1267,6 +1276,16 @@ class Store:
         async with self.db.execute(sql + " ORDER BY id DESC", params) as cur:
             rows = await cur.fetchall()
         return [_audit(r) for r in rows]
+
+    async def _glossary_change_since(self, row: Rendering, version: int) -> AuditEntry | None:
+        """The latest change after `version` to this rendering in its server's view (its row or the shared one)."""
+        async with self.db.execute(
+            "SELECT * FROM glossary_audit WHERE concept_key = ? AND language = ? AND guild_id IN (0, ?) AND id > ?"
+            " ORDER BY id DESC LIMIT 1",
+            (row.concept_key, row.language, row.guild_id, version),
+        ) as cur:
+            found = await cur.fetchone()
+        return _audit(found) if found else None
 
     async def glossary_audit_entry(self, audit_id: int) -> AuditEntry | None:
         async with self.db.execute("SELECT * FROM glossary_audit WHERE id = ?", (audit_id,)) as cur:

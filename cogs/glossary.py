@@ -6,6 +6,8 @@ ephemeral. Every change is scoped to this server (`guild_id`): its own rows over
 which stays as the deployer loaded it. Errors (`GlossaryError`, `CorrectionError`, `NotVolunteer`) become
 polite replies in `bot.discord.errors.ConcordTree.on_error`; whenever one is raised, nothing was changed.
 
+`/glossary review` walks a language's drafts one at a time (the views are in bot/discord/review.py).
+
 An import that would change approved entries is not applied: the reply lists what would change, with an
 "Import anyway" button (for the volunteer who ran it, for 5 minutes) and a "Cancel" one.
 """
@@ -20,8 +22,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import languages
-from bot.discord.errors import NotVolunteer, require_role
-from bot.discord.helpers import fit, language_choices, undecorate
+from bot.discord import review as review_ui
+from bot.discord.errors import require_volunteer
+from bot.discord.helpers import changed_by, fit, language_choices, language_name, undecorate
 from bot.glossary import (
     MAX_TERM,
     AuditEntry,
@@ -36,7 +39,9 @@ from bot.glossary import (
     UnknownAudit,
     WouldOverwrite,
     clean_term,
+    target_language,
 )
+from bot.glossary.review import ReviewQueue
 from bot.relay import CORRECTION_LIMIT, without_markers
 
 if TYPE_CHECKING:
@@ -44,17 +49,11 @@ if TYPE_CHECKING:
 
 CONFIRM_TIMEOUT = 300.0  # seconds the "Import anyway" button stays usable
 CORRECTION_TIMEOUT = 900.0  # seconds to fill in the correction form
-Status = Literal["draft", "approved", "forbidden"]
+Status = Literal["draft", "approved", "forbidden", "doubtful"]
 Case = Literal["auto", "exact"]
 
 
 # --- who may change things -----------------------------------------------------------------------
-
-
-def require_volunteer(interaction: discord.Interaction) -> None:
-    """Server-side, in every command that changes the glossary (Discord's own command permissions are a
-    display default the server's admins can change)."""
-    require_role(interaction, interaction.client.volunteers, NotVolunteer)  # type: ignore[attr-defined]
 
 
 async def _volunteer_check(interaction: discord.Interaction) -> bool:
@@ -65,16 +64,7 @@ async def _volunteer_check(interaction: discord.Interaction) -> bool:
 volunteers_only = app_commands.check(_volunteer_check)
 
 
-def changed_by(user: discord.abc.User) -> str:
-    return f"{user.name} ({user.id})"
-
-
 # --- formatting ----------------------------------------------------------------------------------
-
-
-def language_name(code: str) -> str:
-    lang = languages.get(code)
-    return lang.english if lang.native == lang.english else f"{lang.english} · {lang.native}"
 
 
 def _rendering_line(r: Rendering) -> str:
@@ -90,6 +80,8 @@ def _rendering_line(r: Rendering) -> str:
         extra.append("case: exactly as written")
     if r.notes:
         extra.append(f"notes: {r.notes}")
+    if r.status == "doubtful":
+        extra.append("doubtful: a reviewer was unsure; still used until someone approves or corrects it")
     return "\n".join([line, *(f"-# {e}" for e in extra)])
 
 
@@ -147,6 +139,7 @@ class GlossaryCog(commands.Cog, name="Glossary"):
 
     def __init__(self, bot: ConcordBot) -> None:
         self.bot = bot
+        self.queue = ReviewQueue(bot.glossary)
         self.correct_menu = app_commands.ContextMenu(name="Correct translation", callback=self.correct_translation)
         self.correct_menu.guild_only = True
 
@@ -193,7 +186,7 @@ class GlossaryCog(commands.Cog, name="Glossary"):
         variants="Other accepted renderings, separated by |",
         forbidden="Renderings never to use, separated by |",
         notes="Notes",
-        status="draft, approved or forbidden",
+        status="draft, approved, forbidden, or doubtful (a reviewer was unsure; still used)",
         case="auto: capitalised at a sentence start; exact: always as written (names such as iPad)",
     )
     @volunteers_only
@@ -257,6 +250,12 @@ class GlossaryCog(commands.Cog, name="Glossary"):
             term, languages.get(language).code, by=changed_by(interaction.user), guild_id=interaction.guild_id
         )
         await self._reply(interaction, f"Approved: **{term.strip()}** → {_rendering_line(approved)}")
+
+    @group.command(name="review", description="Review draft renderings one at a time (volunteers)")
+    @app_commands.describe(language="The language to review, e.g. vi (languages with drafts are suggested)")
+    @volunteers_only
+    async def review(self, interaction: discord.Interaction, language: str) -> None:
+        await review_ui.start(self.bot, self.queue, interaction, target_language(languages.get(language).code))
 
     @group.command(name="revert", description="Undo one change from /glossary history (volunteers)")
     @app_commands.describe(change="The change number shown by /glossary history, e.g. 12")
@@ -380,6 +379,19 @@ class GlossaryCog(commands.Cog, name="Glossary"):
     @export.autocomplete("language")
     async def _language_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return language_choices(current, include_english=False)
+
+    @review.autocomplete("language")
+    async def _review_languages(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """Only languages with something to review here, with how many wait."""
+        waiting = await self.queue.languages(interaction.guild_id)
+        return [
+            app_commands.Choice(
+                name=f"{lang.english} — {lang.native} ({lang.code}) · {waiting[lang.code]} to review"[:100],
+                value=lang.code,
+            )
+            for lang in languages.search(current, include_english=False)
+            if lang.code in waiting
+        ][:25]
 
     @edit.autocomplete("term")
     @exception.autocomplete("term")

@@ -89,7 +89,7 @@ async def bot(server, meeting, bot_settings, store, translator, monkeypatch):
     concord = ConcordBot(bot_settings, store, translator, guild_ready_timeout=0.01)
     running = asyncio.create_task(concord.start("loopback-token"))
     ready = asyncio.create_task(concord.wait_until_ready())
-    await asyncio.wait([running, ready], timeout=5, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait([running, ready], timeout=15, return_when=asyncio.FIRST_COMPLETED)
     if not ready.done():
         ready.cancel()
         await concord.close()

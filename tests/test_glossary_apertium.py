@@ -76,3 +76,12 @@ async def test_a_term_the_engine_spells_over_several_words_is_replaced_whole(eng
     assert raw(engine, text) == "Complacer comprobar la carta de informe y traer cuestiones al counselor."
     report_card, counselor = es(translator, "report-card"), es(translator, "counselor")
     assert result.text == f"Complacer comprobar la {report_card} y traer cuestiones al {counselor}."
+
+
+async def test_a_camp_nearby_does_not_unmake_the_school_counselor(engine, translator):
+    # "camp" near a bare "counselor" means another sense; "school counselor" says which one it is.
+    text = "The camp counselor and the school counselor will both attend."
+    result = await translator.translate(text, EN, ES)
+    assert raw(engine, text) == "El campamento counselor y el escolar counselor  ambos atienden."
+    counselor = es(translator, "counselor")
+    assert result.text == f"El campamento counselor y el {counselor}  ambos atienden."

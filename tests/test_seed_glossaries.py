@@ -156,5 +156,5 @@ def test_stats_table_shows_one_line_per_language_with_its_sources(tmp_path):
     result = cli("glossary", "stats", cwd=tmp_path, env=env)  # seeds on first use, like the other commands
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[2:]}
-    assert rows["es"][-4:-1] == ["1", "2", "75%"] and rows["es"][-1] == "SERR-es"
-    assert rows["ko"][-5:] == ["1", "0", "11", "8%", "-"]
+    assert rows["es"][-5:-1] == ["1", "0", "2", "75%"] and rows["es"][-1] == "SERR-es"  # draft, doubtful, missing
+    assert rows["ko"][-6:] == ["1", "0", "0", "11", "8%", "-"]

@@ -89,3 +89,13 @@ def fit(text: str, limit: int = MESSAGE_LIMIT) -> str:
         return text
     cut = text.rfind("\n", 0, limit - 2)
     return text[: cut if cut > 0 else limit - 2] + "\n…"
+
+
+def changed_by(user: discord.abc.User) -> str:
+    """Who made a glossary change, as its audit row records it."""
+    return f"{user.name} ({user.id})"
+
+
+def language_name(code: str) -> str:
+    lang = languages.get(code)
+    return lang.english if lang.native == lang.english else f"{lang.english} · {lang.native}"

@@ -9,6 +9,7 @@ places of terms (enforce.py says how). The package, by job:
     files     import (CSV/TSV formats, header rows), export, lint
     service   Glossary: loading, matchers, plans, first mentions per meeting session, writes and history
     stats     per language: concepts approved, draft or missing, and the sources cited
+    review    the volunteers' review queue: drafts one at a time, most important first, and progress
 
 Nothing here imports discord, the store or a translation backend; the translator does the calls.
 """
@@ -41,6 +42,7 @@ from bot.glossary.models import (
     Problem,
     Rendering,
     Snapshot,
+    Stale,
     TermContext,
     TermView,
     UnknownAudit,
@@ -88,6 +90,7 @@ __all__ = [
     "Rendering",
     "Snapshot",
     "SourceIndex",
+    "Stale",
     "Target",
     "Targets",
     "TermContext",

@@ -329,9 +329,12 @@ class SourceIndex:
                 context_words(p) if p.startswith("~") else sense_pattern(p) for p in self.senses[key]
             ]
         window = (max(0, start - _SENSE_WINDOW), min(len(text), end + _SENSE_WINDOW))
+        # Context words judge a bare word ("counselor" near "camp"); a form of several words carries its own
+        # sense ("school counselor" stays the school's, whatever camp is mentioned nearby).
+        bare = not any(ch.isspace() for ch in text[start:end])
         for sense in senses:
             if isinstance(sense, frozenset):
-                if near(text, start, end, sense):
+                if bare and near(text, start, end, sense):
                     return True
                 continue
             for m in sense.finditer(text, *window):

@@ -12,8 +12,10 @@ from bot import languages
 
 TYPES = ("acronym", "full", "phrase")
 POLICIES = ("keep", "keep-expand", "translate", "dnt")
-STATUSES = ("draft", "approved", "forbidden")
-ENFORCED = ("approved", "draft")
+# doubtful: a volunteer reviewed the draft and was unsure. Enforced like a draft (better than the raw engine),
+# counted as reviewed, and at the back of the review queue until someone approves or corrects it.
+STATUSES = ("draft", "approved", "forbidden", "doubtful")
+ENFORCED = ("approved", "draft", "doubtful")
 CASES = ("auto", "exact")  # auto: as written, capitalised at a sentence start; exact: always as written
 MAX_TERM = 200  # characters; a longer "term" is a sentence, not a glossary entry
 GLOBAL = 0  # guild_id of entries shared by every server
@@ -56,6 +58,15 @@ class BadFile(GlossaryError):
 
 class UnknownAudit(GlossaryError):
     pass
+
+
+class Stale(GlossaryError):
+    """A rendering changed after it was shown (someone reviewed it meanwhile); `entry` is that change."""
+
+    def __init__(self, entry: AuditEntry) -> None:
+        who = entry.by.split(" (")[0]
+        super().__init__(f"{entry.concept_key!r} [{entry.language}] was changed by {who} meanwhile")
+        self.entry = entry
 
 
 class WouldOverwrite(GlossaryError):
@@ -107,7 +118,7 @@ class Rendering:
     variants: tuple[str, ...] = ()
     forbidden: tuple[str, ...] = ()
     case_sensitive: bool = False
-    status: str = "draft"  # draft | approved | forbidden
+    status: str = "draft"  # draft | approved | forbidden | doubtful
     source: str = ""
     notes: str = ""
     case: str = "auto"  # auto | exact (see CASES)

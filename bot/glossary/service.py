@@ -77,7 +77,9 @@ class GlossaryStore(Protocol):
     async def glossary_version(self) -> int: ...
     async def glossary_concepts(self) -> list[Concept]: ...
     async def glossary_renderings(self) -> list[Rendering]: ...
-    async def apply_glossary(self, changes: Sequence[Change], by: str) -> int: ...
+    async def apply_glossary(
+        self, changes: Sequence[Change], by: str, *, unchanged_since: int | None = None
+    ) -> int: ...
     async def glossary_history(
         self, concept_key: str, language: str | None = None, guild_id: int | None = None
     ) -> list[AuditEntry]: ...
@@ -338,14 +340,14 @@ class Glossary:
 
     # --- writes ---------------------------------------------------------------------------------------
 
-    async def _write(self, changes: list[Change], by: str) -> int:
+    async def _write(self, changes: list[Change], by: str, unchanged_since: int | None = None) -> int:
         by = (by or "").strip()
         if not by:
             raise GlossaryError("say who makes the change (by=...)")
         if not changes:
             return self.version
         before = self.version
-        version = await self.store.apply_glossary(changes, by)
+        version = await self.store.apply_glossary(changes, by, unchanged_since=unchanged_since)
         written = await self.store.glossary_audit_entry(version) if version - len(changes) == before else None
         if written is None:  # another process wrote in between (or the store wrote differently): read it all
             await self.load()
@@ -445,8 +447,12 @@ class Glossary:
         notes: str | None = None,
         source: str | None = None,
         case: str | None = None,
+        action: str = "edit",
+        seen: int | None = None,
     ) -> Rendering:
-        """Change a rendering. With a guild_id and only a shared rendering, the server gets its own copy."""
+        """Change a rendering. With a guild_id and only a shared rendering, the server gets its own copy.
+        `seen`: the glossary version the rendering was shown at; if it changed since, Stale and nothing written
+        (the review queue: a second reviewer of the same draft learns who was first)."""
         await self.current()
         language = target_language(language)
         concept = self._require(term, guild_id)
@@ -473,9 +479,9 @@ class Glossary:
         if case is not None:
             after = replace(after, case=choice(case, CASES, "case"))
         files.check_rendering(after)
-        if before is not None and files.same(before, after):
+        if seen is None and before is not None and files.same(before, after):
             return before
-        await self._write([Change("edit", before, after)], by)
+        await self._write([Change(action, before, after)], by, seen)
         return self._renderings[(concept.key, language, scope)]
 
     async def approve(self, term: str, language: str, *, by: str, guild_id: int | None = None) -> Rendering:

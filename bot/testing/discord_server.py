@@ -188,6 +188,7 @@ class InteractionCall:
     token: str
     channel_id: int
     member: dict[str, Any] = field(default_factory=dict)  # who acted (clicks and modal submits reuse it)
+    message: dict[str, Any] | None = None  # the message a click (or a modal opened by one) came from
     # Callback bodies ({"type": 4, "data": ...}), follow-ups ({"type": "followup", "data": ...}) and edits of
     # the original response ({"type": "edit", "data": ...}), in order; each with "files": [(name, bytes)] and,
     # when it made a message, "message_id".
@@ -415,7 +416,7 @@ class FakeDiscord(Conversation):
         """Visible messages the bot posted in a channel (through its webhooks or as itself)."""
         return [m for m in self.channel_messages(channel_id) if m.author.get("bot")]
 
-    async def wait_until(self, condition: Callable[[], bool], seconds: float = 2.0) -> None:
+    async def wait_until(self, condition: Callable[[], bool], seconds: float = 10.0) -> None:
         """Wait until `condition()` holds; it is checked again each time the bot changes a message (or a call
         of its meets an injected fault)."""
         try:
@@ -786,6 +787,8 @@ class FakeDiscord(Conversation):
             )  # fmt: skip
         data = {"custom_id": modal["custom_id"], "components": rows}
         new, payload = self._interaction(5, call.channel_id, data, None, 0, member=call.member)
+        if call.message is not None:  # a modal opened by a button: Discord sends that button's message along
+            new.message = payload["message"] = call.message
         await self.dispatch("INTERACTION_CREATE", payload)
         return new
 
@@ -827,7 +830,7 @@ class FakeDiscord(Conversation):
         data = {"custom_id": custom_id, **extra}
         member = self._member(user, permissions, roles) if user else call.member
         new, payload = self._interaction(3, call.channel_id, data, None, 0, member=member)
-        payload["message"] = payload_message
+        new.message = payload["message"] = payload_message
         await self.dispatch("INTERACTION_CREATE", payload)
         return new
 
@@ -1255,6 +1258,9 @@ class FakeDiscord(Conversation):
         if body.get("type") in (4, 5):  # a new (ephemeral) message; kept out of the channel's messages
             response["message_id"] = self.snowflake()
             interaction["response_message_id"] = str(response["message_id"])
+        elif body.get("type") == 7 and call.message is not None:  # the clicked message, updated: clickable again
+            response["message_id"] = int(call.message["id"])
+            interaction["response_message_id"] = call.message["id"]
         call.record(response)
         return _json({"interaction": interaction})
 
