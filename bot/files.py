@@ -1,4 +1,4 @@
-"""Attachments relayed as files: which ones fit in one post, and downloading them with a size cap.
+"""Attachments relayed as files: which ones a copy carries (`CopyFiles`), and downloading them with a cap.
 
 A message's files are downloaded once and uploaded into every language channel, so the bytes are shared: a
 small cache bounded in bytes holds them while the copies are posted, and one download serves every channel
@@ -13,10 +13,15 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from bot.store import Attachment
+if TYPE_CHECKING:
+    from bot.glossary import TermContext
+    from bot.languages import Language
+    from bot.store import Attachment, Delivery, Source
+    from bot.translation import TranslationService
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,65 @@ def fitting(files: Sequence[Attachment], limit: int) -> tuple[list[Attachment], 
         else:
             link.append(file)
     return upload, link
+
+
+class CopyFiles:
+    """The relay's side of files: which ones a copy carries and which it links, in each channel."""
+
+    def __init__(self, sink: Any, translator: TranslationService, fetcher: FileFetcher) -> None:
+        self.sink = sink  # file_limit(channel) and link(channel, message); a sink without file_limit links all
+        self.translator = translator
+        self.fetcher = fetcher
+        self._caps: dict[int, int] = {}  # channel -> bytes a post there took at most (after a 413)
+
+    async def plan(
+        self, d: Delivery, src: Language, dst: Language, context: TermContext
+    ) -> tuple[tuple[int, ...], tuple[OutFile, ...], list[Attachment]]:
+        """The message's files this copy carries (ids; with their bytes and translated alt text when it is about
+        to be posted) and those it links instead: too large for the channel, or not downloadable."""
+        files = d.source.files
+        if not files:
+            return (), (), []
+        if getattr(self.sink, "file_limit", None) is None:
+            return (), (), list(files)
+        cap = self.cap(d.channel_id)
+        upload, linked = fitting(files, cap)
+        if d.parts:  # posted already: the copy keeps what it carries (an edit can only take files away)
+            if d.files is None:
+                return tuple(f.id for f in upload), (), linked
+            return tuple(f.id for f in files if f.id in d.files), (), [f for f in files if f.id not in d.files]
+
+        async def alt_text(file: Attachment) -> str | None:
+            if not file.description:
+                return file.description
+            translated = await self.translator.translate(file.description, src, dst, context=context)
+            return translated.text if translated.ok else file.description
+
+        data = await asyncio.gather(*(self.fetcher.get(f.url, cap) for f in upload))
+        descriptions = await asyncio.gather(*(alt_text(f) for f in upload))
+        carried = [(f, b, text) for f, b, text in zip(upload, data, descriptions, strict=True) if b is not None]
+        missing = {f.id for f, b in zip(upload, data, strict=True) if b is None}
+        linked = [f for f in files if f.id in missing or f in linked]
+        return tuple(f.id for f, _, _ in carried), tuple(OutFile(f.filename, b, t) for f, b, t in carried), linked
+
+    def cap(self, channel_id: int) -> int:
+        """Bytes one post may upload in a channel: the server's limit, or less after Discord refused more."""
+        limit = self.sink.file_limit(channel_id)
+        return min(limit, self._caps.get(channel_id, limit))
+
+    def refused(self, channel_id: int, files: Sequence[Attachment]) -> None:
+        """Discord refused a post of these files as too large (413): the next try carries fewer of them."""
+        took = sum(f.size for f in fitting(files, self.cap(channel_id))[0])
+        self._caps[channel_id] = min(self.cap(channel_id), took + REQUEST_SLACK - 1)
+
+    def link(self, source: Source, file: Attachment) -> str:
+        """A file the copy does not carry: its name, linking to the original message (a file's URL expires)."""
+        name = file.filename.replace("]", "").replace("[", "")
+        size = f" ({file.size / 1_000_000:.1f} MB)" if file.size >= 1_000_000 else ""
+        return f"[{name}](<{self.sink.link(source.channel_id, source.message_id)}>){size}"
+
+    async def close(self) -> None:
+        await self.fetcher.close()
 
 
 class FileFetcher:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from bot import detect, languages
 from bot.glossary import TermContext
-from bot.relay import marker
+from bot.relay import NEEDS_INTERPRETER, marker
 from bot.store import Store
 from bot.translation import TranslationService
 
@@ -58,4 +58,8 @@ async def translate_for(
     translation = await translator.translate(text, src, dst, context=TermContext(guild_id))
     if translation.ok:
         return ForReader(translation.text, src.code, dst.code, True)
-    return ForReader(f"{text}\n{marker(src, dst, translation)}", src.code, dst.code, False)
+    if translation.unsupported:  # no interpreter follows a personal translation
+        note = f"-# {NEEDS_INTERPRETER} no machine translation into {dst.english}"
+    else:
+        note = marker(src, dst, translation)  # "not translated yet", in the reader's language
+    return ForReader(f"{text}\n{note}", src.code, dst.code, False)

@@ -22,7 +22,7 @@ from typing import Any
 
 from bot import languages
 from bot.sinks import SinkError
-from bot.store import Family, Store
+from bot.store import Family, Shown, Store
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,8 @@ class ReactionMirror:
             rows = [r for r in await self.store.reactions(source_id) if r.emoji == emoji]
             held = {r.channel_id for r in rows if r.user_id != MIRROR}
             mirrored = {r.message_id for r in rows if r.user_id == MIRROR}
-            for member in family.members:
+
+            async def sync(member: Shown) -> None:  # one call per channel: the channels' rate limits are apart
                 try:
                     if held and member.channel_id not in held and member.message_id not in mirrored:
                         await self.sink.react(member.channel_id, member.message_id, emoji)
@@ -115,6 +116,8 @@ class ReactionMirror:
                         await self.store.remove_reaction(member.message_id, emoji, MIRROR)
                 except SinkError as exc:
                     await self._failed(member.channel_id, emoji, exc)
+
+            await asyncio.gather(*(sync(m) for m in family.members))
 
     async def _failed(self, channel_id: int, emoji: str, exc: SinkError) -> None:
         log.warning("could not mirror reaction %s in channel %s: %s", emoji, channel_id, exc)

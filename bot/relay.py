@@ -18,6 +18,11 @@ What it promises (README, "What Concord guarantees"), and how:
   the original, marked, and a retry edits the translation in.
 - Volunteers' corrections win over machines: `correct()` edits a relayed message in place (marked as
   corrected); retries and restarts leave it alone. An edit of the original by its author replaces it.
+- Translated from what was written: a message confidently in another of the meeting's languages than its
+  channel's is translated from that language (bot/detect.py); the copy still names the author's channel.
+- Files travel as files: a copy's first part carries the original's attachments (downloaded once with a cap,
+  bot/files.py), up to what the channel takes in one post; the rest are linked to the original. An edit that
+  removes files removes them from the copies; a delete takes the copies with their files.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
 from bot import detect, languages
-from bot.files import REQUEST_SLACK, FileFetcher, OutFile, fitting
+from bot.files import CopyFiles, FileFetcher, OutFile
 from bot.glossary import TermContext
 from bot.languages import Language
 from bot.limits import Priority
@@ -243,8 +248,7 @@ class RelayEngine:
         self.on_delivered: Callable[[int, int, Translation], None] | None = None  # (source, channel, result)
         self.detect_language = detect_language
         self._detectors: dict[tuple[str, ...], asyncio.Future[None]] = {}  # language sets whose models are loaded
-        self.files = files or FileFetcher()
-        self._file_caps: dict[int, int] = {}  # channel -> bytes a post there took at most (after a 413)
+        self.files = CopyFiles(sink, translator, files or FileFetcher())
         self._file_posts = asyncio.Semaphore(FILE_POSTS)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -594,7 +598,7 @@ class RelayEngine:
             return await self._update(lane, d)
         except SinkError as exc:
             if exc.too_large:  # the channel takes less than the server's limit says: carry fewer files next time
-                self._file_caps[lane.channel_id] = self._file_cap(d.channel_id, d.source.files, smaller=True)
+                self.files.refused(lane.channel_id, d.source.files)
             return await self._sink_failed(d, exc)
 
     async def _update(self, lane: Lane, d: Delivery) -> Retry | None:
@@ -665,8 +669,9 @@ class RelayEngine:
         translation = await self._translation(d.source, d.channel_id, d.language)
         src, dst = languages.get(d.source.language), languages.get(d.language)
         body = translation.text if translation.ok else f"{translation.text}\n{marker(src, dst, translation)}"
-        file_ids, files, linked = await self._files(d, src, dst)
-        extra = [f"📎 {' '.join(self._file_link(d.source, f) for f in linked)}"] if linked else []
+        context = TermContext(await self._guild(d.source.meeting_id), d.source.meeting_id, d.source.message_id)
+        file_ids, files, linked = await self.files.plan(d, src, dst, context)
+        extra = [f"📎 {' '.join(self.files.link(d.source, f) for f in linked)}"] if linked else []
         if d.source.links:
             extra.append(f"📎 {d.source.links}")
         if extra:
@@ -675,61 +680,6 @@ class RelayEngine:
             return Render(body, "delivered", 0.0, translation, file_ids, files)
         retry_at = time.time() + self._translation_backoff(d.attempts)
         return Render(body, "untranslated", retry_at, translation, file_ids, files)
-
-    async def _files(
-        self, d: Delivery, src: Language, dst: Language
-    ) -> tuple[tuple[int, ...], tuple[OutFile, ...], list[Attachment]]:
-        """The message's files this copy carries (ids; with their bytes and translated alt text when it is about
-        to be posted) and those it links instead: too large for the server's upload limit, or not downloadable."""
-        limit = getattr(self.sink, "file_limit", None)
-        if not d.source.files:
-            return (), (), []
-        if limit is None:
-            return (), (), list(d.source.files)
-        cap = self._file_cap(d.channel_id, d.source.files)
-        upload, linked = fitting(d.source.files, cap)
-        if d.parts:  # posted already: the copy keeps what it carries (an edit can only take files away)
-            if d.files is None:
-                return tuple(f.id for f in upload), (), linked
-            return (
-                tuple(f.id for f in d.source.files if f.id in d.files),
-                (),
-                [f for f in d.source.files if f.id not in d.files],
-            )
-        context = TermContext(await self._guild(d.source.meeting_id), d.source.meeting_id, d.source.message_id)
-
-        async def alt_text(file: Attachment) -> str | None:
-            if not file.description:
-                return file.description
-            translated = await self.translator.translate(file.description, src, dst, context=context)
-            return translated.text if translated.ok else file.description
-
-        data = await asyncio.gather(*(self.files.get(f.url, cap) for f in upload))
-        descriptions = await asyncio.gather(*(alt_text(f) for f in upload))
-        carried = [(f, b, text) for f, b, text in zip(upload, data, descriptions, strict=True) if b is not None]
-        missing = {f.id for f, b in zip(upload, data, strict=True) if b is None}
-        linked = [f for f in d.source.files if f.id in missing or f in linked]
-        return (
-            tuple(f.id for f, _, _ in carried),
-            tuple(OutFile(f.filename, b, text) for f, b, text in carried),
-            linked,
-        )
-
-    def _file_cap(self, channel_id: int, files: tuple[Attachment, ...] = (), *, smaller: bool = False) -> int:
-        """Bytes one post may upload in a channel: the server's limit, or less after Discord refused a post there
-        as too large (`smaller`: lower it below what these files took, so the next try carries fewer)."""
-        limit = getattr(self.sink, "file_limit", None)
-        cap = min(limit(channel_id) if limit else 0, self._file_caps.get(channel_id, math.inf))
-        if smaller:
-            took = sum(f.size for f in fitting(files, int(cap))[0])
-            cap = min(cap, took + REQUEST_SLACK - 1)
-        return int(cap)
-
-    def _file_link(self, source: Source, file: Attachment) -> str:
-        """A file the copy cannot carry: its name, linking to the original message (a file's own URL expires)."""
-        name = file.filename.replace("]", "").replace("[", "")
-        size = f" ({file.size / 1_000_000:.1f} MB)" if file.size >= 1_000_000 else ""
-        return f"[{name}](<{self.sink.link(source.channel_id, source.message_id)}>){size}"
 
     def _translation_backoff(self, attempts: int) -> float:
         return min(max(self.retry_every, 1.0) * 2 ** min(attempts, 6), 1800.0)
@@ -746,9 +696,9 @@ class RelayEngine:
         chunks = _chunks(body, carries)
         shown = _chunks(d.body, bool(d.files)) if d.body is not None else []
         parts = list(d.parts)
-        keep = None  # the original lost some of its files: the copy keeps the others
-        if render is not None and d.files is not None and render.file_ids != d.files:
-            keep = tuple(d.files.index(i) for i in render.file_ids if i in d.files)
+        keep = None  # the original lost some of its files: the copy keeps the others (by name and size, so the
+        if render is not None and d.files is not None and render.file_ids != d.files:  # same edit may come twice)
+            keep = tuple((f.filename, f.size) for f in d.source.files if f.id in render.file_ids)
         reply_to = await self._counterpart(d.source.reply_to, channel_id)
         rtl = languages.get(d.language).rtl
         announced = False

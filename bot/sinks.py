@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol, TextIO
+from typing import Protocol, TextIO, TypeVar
 
 from bot.files import OutFile
 
 DEFAULT_FILE_LIMIT = 10 * 1024 * 1024  # Discord's upload limit in a server without boosts, bytes
+F = TypeVar("F")
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,18 @@ class Outgoing:
     reply_to: int | None = None  # id of the relayed counterpart in the same target channel
     rtl: bool = False
     files: tuple[OutFile, ...] = ()  # uploaded with a post
-    keep_files: tuple[int, ...] | None = None  # on an edit: positions of the files to keep (None: keep all)
+    keep_files: tuple[tuple[str, int], ...] | None = None  # on an edit: (name, size) of the files kept (None: all)
+
+
+def kept(files: Sequence[F], keep: Sequence[tuple[str, int]], key: Callable[[F], tuple[str, int]]) -> list[F]:
+    """The files of a copy to keep, in order: those matching `keep` by (name, size). Applying it twice keeps
+    the same files, so an edit repeated after a crash removes nothing more."""
+    wanted, out = list(keep), []
+    for file in files:
+        if wanted and key(file) == wanted[0]:
+            out.append(file)
+            wanted.pop(0)
+    return out
 
 
 class SinkError(Exception):
@@ -164,7 +176,7 @@ class MemorySink:
         posted = self.messages[message_id]
         files = posted.message.files
         if message.keep_files is not None:
-            files = tuple(files[i] for i in message.keep_files if i < len(files))
+            files = tuple(kept(files, message.keep_files, lambda f: (f.filename, len(f.data))))
         posted.message = replace(message, files=files, keep_files=None)
         posted.edits += 1
 

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 NAME_LIMIT = 100  # Discord's limit for a thread name
 GROUP_PREFIX = "thread "  # a thread group's name: "thread <id of the thread started>: <its name>"
 SETUP_WAIT = 30.0  # longest a new thread's first messages wait for its counterparts (a stalled channel)
+CREATE_TRIES = 3  # a thread Discord fails to create (5xx, 429, timeout) is asked for again, after 1 s then 2 s
 
 
 class ThreadMirror:
@@ -68,12 +69,11 @@ class ThreadMirror:
                 )
                 for c in others
             ]
-            done, waiting = await asyncio.wait(made, timeout=SETUP_WAIT) if made else (set(), set())
+            for task in made:
+                task.add_done_callback(lambda t: _report(thread_id, t))
+            _, waiting = await asyncio.wait(made, timeout=SETUP_WAIT)
             if waiting:
                 log.warning("thread %s: %d channel(s) stalled; their threads follow later", thread_id, len(waiting))
-            for task in done:
-                if task.exception() is not None:
-                    log.error("thread %s: a counterpart could not be made", thread_id, exc_info=task.exception())
         return True
 
     async def resume(self, since: float) -> int:
@@ -99,15 +99,32 @@ class ThreadMirror:
         title = await self._name(name, parent, channel)
         hold = self.engine.ordered(anchor) if anchor is not None else contextlib.nullcontext()
         async with hold:  # a thread from a message has the message's id: its first messages wait for the link
+            made = await self._create(channel, anchor, title)
+            if made is not None:
+                await self.store.link_channel(made, group, channel.language)
+
+    async def _create(self, channel: Channel, anchor: int | None, title: str) -> int | None:
+        """The new thread's id; None (logged, and a notice for a missing permission) when it cannot be made."""
+        for attempt in range(CREATE_TRIES):
             try:
-                made = await self.sink.create_thread(channel.channel_id, anchor, title)
+                return await self.sink.create_thread(channel.channel_id, anchor, title)
             except SinkError as exc:
-                if anchor is None or exc.permission or exc.gone:
-                    log.warning("no thread for %s in channel %s: %s", thread_id, channel.channel_id, exc)
-                    return
-                # e.g. the copy was combined with another message whose post has a thread already
-                made = await self.sink.create_thread(channel.channel_id, None, title)
-            await self.store.link_channel(made, group, channel.language)
+                if exc.retryable and attempt < CREATE_TRIES - 1:
+                    await asyncio.sleep(attempt + 1)
+                    continue
+                if anchor is not None and not (exc.retryable or exc.permission or exc.gone):
+                    anchor = None  # e.g. the copy was combined into a post that has a thread already
+                    continue
+                log.warning("no thread in channel %s: %s", channel.channel_id, exc)
+                if exc.permission:
+                    await self.engine.notice(
+                        channel.channel_id,
+                        ("permission", exc.permission),
+                        "⚠️ Concord cannot start threads in <#{channel}> ({language}): it lacks the **"
+                        f"{exc.permission}** permission there, so threads are not mirrored into it.",
+                    )
+                return None
+        return None
 
     async def _name(self, name: str, parent: Channel, channel: Channel) -> str:
         """The thread's name in the channel's language (glossary applied); the original if that fails."""
@@ -119,3 +136,8 @@ class ThreadMirror:
             context=TermContext(guild),
         )
         return (translated.text if translated.ok else name).strip()[:NAME_LIMIT] or name[:NAME_LIMIT]
+
+
+def _report(thread_id: int, task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("thread %s: a counterpart could not be made", thread_id, exc_info=task.exception())

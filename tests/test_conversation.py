@@ -174,3 +174,14 @@ async def test_translate_to_my_language_asks_once_then_remembers(bot, server, me
 
     again = await server.message_command("Translate to my language", second, user=lan)
     assert (await again.wait_for(2))["data"]["content"].startswith("[vi] The library opens at 7.")
+
+
+async def test_translate_says_plainly_when_it_cannot(bot, server, meeting, libre):
+    unknown = await server.slash(meeting.main, "translate", text="Hello", to="xx")
+    assert "don't know the language code `xx`" in (await unknown.reply())["data"]["content"]
+
+    libre.fake.down = True  # every backend fails: the original, marked in the reader's language
+    call = await server.slash(meeting.main, "translate", text="The meeting is at 6.", to="es")
+    answer = (await call.wait_for(2))["data"]
+    assert answer["flags"] & EPHEMERAL
+    assert answer["content"].startswith("The meeting is at 6.\n-# ⏳ aún sin traducir")

@@ -185,7 +185,7 @@ async def test_a_file_too_large_for_the_server_is_linked_to_the_original_not_dow
     link = f"📎 [video.mp4](<memory://{MAIN}/{msg.message_id}>) (10.5 MB)"
     assert sink.texts(VI)[0] == f"[vi] Here is the recording\n{link}"
     assert sink.texts(VI)[1].startswith("📎 [video.mp4](<memory://")
-    assert engine.files.downloads == 0 and not any(m.files for m in sink.channel(VI))
+    assert engine.files.fetcher.downloads == 0 and not any(m.files for m in sink.channel(VI))
 
 
 async def test_backend_down_delivers_original_marked_then_edits_in_translation(engine, sink, libre, store):

@@ -46,7 +46,7 @@ async def test_files_are_downloaded_once_and_posted_into_every_channel(engine, s
             ("map.png", f"[{tag}] Map of the school"),
         ]
         assert [len(f.data) for f in copy.files] == [5004, 3004]
-    assert engine.files.downloads == 2  # once each, for three channels
+    assert engine.files.fetcher.downloads == 2  # once each, for three channels
 
 
 async def test_a_post_with_files_whose_answer_was_lost_is_found_not_posted_twice(engine, sink, cdn):
@@ -67,7 +67,7 @@ async def test_a_file_larger_than_it_said_is_cut_off_at_the_cap_and_linked(engin
     await engine.handle_message(msg)
     await engine.drain()
     assert sink.texts(ES) == [f"[es] Scan\n📎 [scan.pdf](<memory://{MAIN}/{msg.message_id}>)"]
-    assert engine.files.downloads == 0  # given up at the cap, nothing kept
+    assert engine.files.fetcher.downloads == 0  # given up at the cap, nothing kept
 
 
 async def test_one_download_serves_every_channel_asking_at_once(cdn):

@@ -25,7 +25,7 @@ from bot.discord.helpers import (
 )
 from bot.files import OutFile
 from bot.relay import Attachment, Incoming
-from bot.sinks import DEFAULT_FILE_LIMIT, Outgoing, SinkError
+from bot.sinks import DEFAULT_FILE_LIMIT, Outgoing, SinkError, kept
 
 log = logging.getLogger(__name__)
 
@@ -341,6 +341,6 @@ class DiscordSink:
             return hook
 
 
-def _kept(message: discord.Message, keep: tuple[int, ...]) -> list[discord.Attachment]:
-    """The attachments of a copy to keep, by position."""
-    return [message.attachments[i] for i in keep if i < len(message.attachments)]
+def _kept(message: discord.Message, keep: tuple[tuple[str, int], ...]) -> list[discord.Attachment]:
+    """The attachments of a copy to keep (by name and size)."""
+    return kept(message.attachments, keep, lambda a: (a.filename, a.size))
