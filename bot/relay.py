@@ -18,6 +18,11 @@ What it promises (README, "What Concord guarantees"), and how:
   the original, marked, and a retry edits the translation in.
 - Volunteers' corrections win over machines: `correct()` edits a relayed message in place (marked as
   corrected); retries and restarts leave it alone. An edit of the original by its author replaces it.
+- Translated from what was written: a message confidently in another of the meeting's languages than its
+  channel's is translated from that language (bot/detect.py); the copy still names the author's channel.
+- Files travel as files: a copy's first part carries the original's attachments (downloaded once with a cap,
+  bot/files.py), up to what the channel takes in one post; the rest are linked to the original. An edit that
+  removes files removes them from the copies; a delete takes the copies with their files.
 """
 
 from __future__ import annotations
@@ -30,14 +35,16 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from bot import languages
+from bot import detect, languages
+from bot.files import CopyFiles, FileFetcher, OutFile
 from bot.glossary import TermContext
 from bot.languages import Language
 from bot.limits import Priority
 from bot.sinks import Outgoing, Sink, SinkError
 from bot.store import (
+    Attachment,
     Channel,
     Correction,
     Delivery,
@@ -53,6 +60,7 @@ from bot.text import split_message
 from bot.translation import Translation, TranslationService
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DISCORD_LIMIT = 1900  # Discord allows 2000; the sink may add a reply link or the author's name
 UNTRANSLATED = "⏳"  # marks an original delivered because translation failed; replaced when a retry succeeds
@@ -65,6 +73,7 @@ MAX_ATTEMPTS = 12  # failed attempts (with backoff, about 20 minutes) before a d
 MAX_BACKOFF = 300.0  # seconds
 CATCHUP_CONCURRENCY = 4  # channels whose history is read at the same time
 PLAN_TIMEOUT = 60.0  # longest live events wait for a new session's catch-up plan
+FILE_POSTS = 4  # channels posting files at the same time (each holds the files' bytes until its post is made)
 
 
 class CorrectionError(Exception):
@@ -76,12 +85,6 @@ def without_markers(text: str) -> str:
     marks = (UNTRANSLATED, NEEDS_INTERPRETER, CORRECTED, LATE)
     kept = [line for line in text.split("\n") if not (line.startswith("-# ") and line[3:].lstrip().startswith(marks))]
     return "\n".join(kept).strip()
-
-
-@dataclass(frozen=True)
-class Attachment:
-    url: str
-    filename: str
 
 
 @dataclass(frozen=True)
@@ -138,12 +141,15 @@ class Job:
 
 @dataclass(frozen=True)
 class Render:
-    """What one copy should show: its text, its outbox state, and when to try its translation again."""
+    """What one copy should show: its text, its outbox state, when to try its translation again, and its files
+    (ids of the attachments it carries; with their bytes when it is about to be posted)."""
 
     body: str
     state: str
     retry_at: float
     translation: Translation
+    file_ids: tuple[int, ...] = ()
+    files: tuple[OutFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,6 +217,8 @@ class RelayEngine:
         history: History | None = None,
         catchup_window: float = 7200.0,
         catchup_limit: int = 500,
+        detect_language: bool = True,
+        files: FileFetcher | None = None,
     ) -> None:
         self.store = store
         self.translator = translator
@@ -238,6 +246,10 @@ class RelayEngine:
         self._plan.set_result(None)  # no gateway session to catch up with until `session_started`
         self._catchup_due: set[int] = set()
         self.on_delivered: Callable[[int, int, Translation], None] | None = None  # (source, channel, result)
+        self.detect_language = detect_language
+        self._detectors: dict[tuple[str, ...], asyncio.Future[None]] = {}  # language sets whose models are loaded
+        self.files = CopyFiles(sink, translator, files or FileFetcher())
+        self._file_posts = asyncio.Semaphore(FILE_POSTS)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -245,6 +257,9 @@ class RelayEngine:
         """Forget expired meeting text, resume every post, edit and delete a previous run left owed (in
         order), then retry what is due periodically."""
         await self.purge()
+        if self.detect_language:
+            for meeting in {c.meeting_id for c in await self.store.linked_channels()}:
+                self._warm(await self.store.meeting_channels(meeting))
         await self._requeue(await self.store.due(math.inf, untranslated=False))
         if self.retry_every > 0 and self._retry_task is None:
             self._retry_task = asyncio.create_task(self._retry_loop(), name="relay-retry")
@@ -272,6 +287,7 @@ class RelayEngine:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.files.close()
         self._lanes.clear()
         self._tasks.clear()
         self._translations.clear()
@@ -285,17 +301,26 @@ class RelayEngine:
         async with self._ordered(msg.channel_id):
             return await self._accept(msg)
 
-    async def handle_edit(self, channel_id: int, message_id: int, content: str) -> bool:
+    async def handle_edit(
+        self, channel_id: int, message_id: int, content: str, attachments: tuple[Attachment, ...] | None = None
+    ) -> bool:
+        """The author edited a message: its text, and maybe removed some of its files (`attachments`: those left;
+        None: unchanged)."""
         if not self._accepting:
             return False
         async with self._ordered(channel_id):
-            return await self._edit(channel_id, message_id, content)
+            return await self._edit(channel_id, message_id, content, attachments)
 
     async def handle_delete(self, channel_id: int, message_id: int) -> bool:
         if not self._accepting:
             return False
         async with self._ordered(channel_id):
             return await self._delete(channel_id, message_id)
+
+    def ordered(self, channel_id: int) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold a channel's ordered path: its next events wait until the block is done (e.g. while a thread
+        is being linked, so its first messages are not missed). Entering it does not yield when it is free."""
+        return self._ordered(channel_id)
 
     @contextlib.asynccontextmanager
     async def _ordered(self, channel_id: int) -> AsyncIterator[None]:
@@ -319,20 +344,20 @@ class RelayEngine:
         channel = await self.store.channel(msg.channel_id)
         if channel is None or await self.store.relayed(msg.message_id) is not None:
             return False
-        links = " ".join(f"[{a.filename}](<{a.url}>)" for a in msg.attachments)
-        if not msg.content.strip() and not links:
+        if not msg.content.strip() and not msg.attachments:
             return False
-        targets = [c for c in await self.store.meeting_channels(channel.meeting_id) if c.channel_id != msg.channel_id]
+        meeting = await self.store.meeting_channels(channel.meeting_id)
+        targets = [c for c in meeting if c.channel_id != msg.channel_id]
         source = Source(
             message_id=msg.message_id,
             meeting_id=channel.meeting_id,
             channel_id=msg.channel_id,
-            language=channel.language,
-            author_name=author_label(msg.author_name, channel.language),
+            language=await self._written_in(msg.content, channel, meeting),
+            author_name=author_label(msg.author_name, channel.language),  # where the author reads: their channel
             avatar_url=msg.avatar_url,
             content=msg.content,
             reply_to=msg.reply_to,
-            links=links,
+            files=msg.attachments,
         )
         if not await self.store.add_source(source, targets):  # the outbox rows exist before any network call
             return False  # seen already (live and in a catch-up)
@@ -340,14 +365,20 @@ class RelayEngine:
             self._schedule(source, target.channel_id, target.language)
         return True
 
-    async def _edit(self, channel_id: int, message_id: int, content: str) -> bool:
+    async def _edit(
+        self, channel_id: int, message_id: int, content: str, attachments: tuple[Attachment, ...] | None = None
+    ) -> bool:
         source = await self.store.source(message_id)
         if source is None or source.channel_id != channel_id:
             return False
-        version = await self.store.edit_source(message_id, content)
+        files = source.files if attachments is None else tuple(f for f in source.files if _kept(f, attachments))
+        language = source.language
+        if content != source.content and (channel := await self.store.channel(channel_id)) is not None:
+            language = await self._written_in(content, channel, await self.store.meeting_channels(channel.meeting_id))
+        version = await self.store.edit_source(message_id, content, files=files, language=language)
         if version is None:
             return False
-        source = replace(source, content=content, version=version)
+        source = replace(source, content=content, version=version, files=files, language=language)
         for row in await self.store.outbox(message_id):
             if row.state not in ("deleted", "failed"):
                 self._schedule(source, row.channel_id, row.language)
@@ -366,6 +397,29 @@ class RelayEngine:
             if row.state != "deleted":
                 self._schedule(source, row.channel_id, row.language)
         return True
+
+    # --- the language a message is written in ------------------------------------------------------
+
+    async def _written_in(self, text: str, channel: Channel, meeting: list[Channel]) -> str:
+        """The channel's language unless the text is confidently in another of the meeting's (bot/detect.py):
+        English posted in #español is translated from English. A meeting's models are loaded in a worker thread
+        (at start, or on its first message); detection itself is pure CPU under a millisecond."""
+        if not self.detect_language or len(meeting) < 2 or not text.strip():
+            return channel.language
+        codes = self._warm(meeting)
+        try:
+            await asyncio.shield(self._detectors[codes])
+            return detect.detect_source(text, channel.language, codes)
+        except Exception:
+            log.exception("language detection failed; translating from the channel's language")
+            return channel.language
+
+    def _warm(self, meeting: list[Channel]) -> tuple[str, ...]:
+        """Load the detection models for a meeting's languages in a worker thread (once per set of languages)."""
+        codes = tuple(sorted({c.language for c in meeting}))
+        if codes not in self._detectors:
+            self._detectors[codes] = asyncio.ensure_future(asyncio.to_thread(detect.warm, codes))
+        return codes
 
     # --- catch-up --------------------------------------------------------------------------------
 
@@ -415,8 +469,9 @@ class RelayEngine:
             seen.add(msg.message_id)
             recorded = known.get(msg.message_id)
             if recorded is not None:
-                if not recorded.deleted and recorded.content != msg.content:
-                    edited += await self._edit(channel_id, msg.message_id, msg.content)
+                kept = tuple(f for f in recorded.files if _kept(f, msg.attachments))
+                if not recorded.deleted and (recorded.content != msg.content or kept != recorded.files):
+                    edited += await self._edit(channel_id, msg.message_id, msg.content, msg.attachments)
             elif msg.message_id > cursor:
                 new += await self._accept(msg)
         for message_id, recorded in known.items():
@@ -457,13 +512,16 @@ class RelayEngine:
         """`priority`: retries of untranslated messages get their own small share of the backends, and wait
         while a backend's circuit is open; live messages go first."""
         src, dst = languages.get(source.language), languages.get(language)
-        if source.meeting_id not in self._guilds:
-            self._guilds[source.meeting_id] = await self.store.meeting_guild(source.meeting_id)
-        context = TermContext(self._guilds[source.meeting_id], source.meeting_id, source.message_id)
+        context = TermContext(await self._guild(source.meeting_id), source.meeting_id, source.message_id)
         if self._fan_out is None:
             return await self.translator.translate(source.content, src, dst, context=context, priority=priority)
         async with self._fan_out:
             return await self.translator.translate(source.content, src, dst, context=context, priority=priority)
+
+    async def _guild(self, meeting_id: int) -> int | None:
+        if meeting_id not in self._guilds:
+            self._guilds[meeting_id] = await self.store.meeting_guild(meeting_id)
+        return self._guilds[meeting_id]
 
     async def _work(self, lane: Lane) -> None:
         while True:
@@ -534,8 +592,13 @@ class RelayEngine:
         if d.host_id is not None:  # combined into an earlier message's post: that post is what changes
             d = await self.store.delivery(d.host_id, lane.channel_id) or d
         try:
+            if d.source.files and not d.parts:  # a first post with files holds their bytes: a few at a time
+                async with self._file_posts:
+                    return await self._update(lane, d)
             return await self._update(lane, d)
         except SinkError as exc:
+            if exc.too_large:  # the channel takes less than the server's limit says: carry fewer files next time
+                self.files.refused(lane.channel_id, d.source.files)
             return await self._sink_failed(d, exc)
 
     async def _update(self, lane: Lane, d: Delivery) -> Retry | None:
@@ -574,17 +637,18 @@ class RelayEngine:
             late = self._late_line(d, place)
             if late is not None:
                 body = f"{body}\n{late}"
-            elif len(live) == 1 and self._behind(lane):
+            elif len(live) == 1 and self._behind(lane) and not d.source.files:
                 guests = await self._combinable(lane, d, body)
                 body = "\n".join([body, *(r.body for _, r in guests)])
         elif d.body and (late := _late_of(d.body)):
             body = f"{body}\n{late}"  # a late message stays marked when edited
-        last_part = await self._show(lane, d, body, after)
+        own = renders[0] if live[0] is d else None  # the host's own render (its files), unless it was deleted
+        last_part = await self._show(lane, d, body, after, own)
         settled = []
         for m, r in [*zip(live, renders, strict=True), *guests]:
             host = m.source.message_id == source_id
             settled.append(Settled(m.source.message_id, r.state, m.source.version, body if host else r.body,
-                                   None if host else source_id, r.retry_at))  # fmt: skip
+                                   None if host else source_id, r.retry_at, r.file_ids if host else None))  # fmt: skip
         for m in members:
             if m.source.deleted:  # a deleted host whose post still carries others stays the post's owner
                 state = "delivered" if m is d else "deleted"
@@ -605,24 +669,36 @@ class RelayEngine:
         translation = await self._translation(d.source, d.channel_id, d.language)
         src, dst = languages.get(d.source.language), languages.get(d.language)
         body = translation.text if translation.ok else f"{translation.text}\n{marker(src, dst, translation)}"
+        context = TermContext(await self._guild(d.source.meeting_id), d.source.meeting_id, d.source.message_id)
+        file_ids, files, linked = await self.files.plan(d, src, dst, context)
+        extra = [f"📎 {' '.join(self.files.link(d.source, f) for f in linked)}"] if linked else []
         if d.source.links:
-            body = f"{body}\n📎 {d.source.links}"
+            extra.append(f"📎 {d.source.links}")
+        if extra:
+            body = "\n".join([body, *extra] if body else extra)
         if translation.ok or translation.unsupported:
-            return Render(body, "delivered", 0.0, translation)
-        return Render(body, "untranslated", time.time() + self._translation_backoff(d.attempts), translation)
+            return Render(body, "delivered", 0.0, translation, file_ids, files)
+        retry_at = time.time() + self._translation_backoff(d.attempts)
+        return Render(body, "untranslated", retry_at, translation, file_ids, files)
 
     def _translation_backoff(self, attempts: int) -> float:
         return min(max(self.retry_every, 1.0) * 2 ** min(attempts, 6), 1800.0)
 
-    async def _show(self, lane: Lane, d: Delivery, body: str, after: int | None) -> list[tuple[int, int, int]]:
+    async def _show(
+        self, lane: Lane, d: Delivery, body: str, after: int | None, render: Render | None = None
+    ) -> list[tuple[int, int, int]]:
         """Edit the parts already posted whose text changed, post missing ones, delete extras. Posts are
         announced first (`begin_post`: state 'posting', with the text), and each is recorded before the next
         one is made; the last is returned, to be recorded with the new state. A crash in between leaves a
         'posting' row, so the restart looks for the post instead of making it twice."""
         channel_id, source_id = d.channel_id, d.source.message_id
-        chunks = split_message(body, DISCORD_LIMIT)
-        shown = split_message(d.body, DISCORD_LIMIT) if d.body is not None else []
+        carries = render is not None and bool(render.file_ids)
+        chunks = _chunks(body, carries)
+        shown = _chunks(d.body, bool(d.files)) if d.body is not None else []
         parts = list(d.parts)
+        keep = None  # the original lost some of its files: the copy keeps the others (by name and size, so the
+        if render is not None and d.files is not None and render.file_ids != d.files:  # same edit may come twice)
+            keep = tuple((f.filename, f.size) for f in d.source.files if f.id in render.file_ids)
         reply_to = await self._counterpart(d.source.reply_to, channel_id)
         rtl = languages.get(d.language).rtl
         announced = False
@@ -630,10 +706,13 @@ class RelayEngine:
         for index, chunk in enumerate(chunks):
             out = Outgoing(chunk, d.source.author_name, d.source.avatar_url, reply_to if index == 0 else None, rtl)
             if index < len(parts):
-                if d.state != "corrected" and index < len(shown) and shown[index] == chunk:
-                    continue  # an edit is sent only when the text changes
-                await self.sink.edit(channel_id, parts[index], out)
+                files_changed = index == 0 and keep is not None
+                if d.state != "corrected" and index < len(shown) and shown[index] == chunk and not files_changed:
+                    continue  # an edit is sent only when the text (or the files) change
+                await self.sink.edit(channel_id, parts[index], replace(out, keep_files=keep if index == 0 else None))
                 continue
+            if index == 0 and render is not None:
+                out = replace(out, files=render.files)
             if not announced:
                 await self.store.begin_post(source_id, channel_id, body, parts[-1] if parts else after)
                 announced = True
@@ -666,7 +745,7 @@ class RelayEngine:
         """Before posting again, look for the post a crash or a lost answer left unrecorded."""
         if d.body is None:
             return
-        chunks = split_message(d.body, DISCORD_LIMIT)
+        chunks = _chunks(d.body, True)  # an empty body was posted with files
         index, after = len(d.parts), d.parts[-1] if d.parts else (d.posted_after or d.source.message_id)
         rtl = languages.get(d.language).rtl
         while index < len(chunks):
@@ -725,6 +804,7 @@ class RelayEngine:
                 or g.source.deleted
                 or not g.linked
                 or g.source.reply_to is not None
+                or g.source.files
                 or (g.source.channel_id, g.source.author_name, g.source.avatar_url)
                 != (host.source.channel_id, host.source.author_name, host.source.avatar_url)
                 or known is None
@@ -739,6 +819,10 @@ class RelayEngine:
             length += 1 + len(render.body)
             found.append((g, render))
         return found
+
+    async def counterpart(self, message_id: int, channel_id: int) -> int | None:
+        """The message in `channel_id` that stands for a message of the meeting (its original, or a copy)."""
+        return await self._counterpart(message_id, channel_id)
 
     async def _counterpart(self, reply_to: int | None, channel_id: int) -> int | None:
         """The message in `channel_id` that stands for `reply_to` (the original, or its relayed copy)."""
@@ -853,11 +937,21 @@ class RelayEngine:
         copy = await self.store.relayed(relayed_id)
         if copy is None:
             raise CorrectionError("this message is not a Concord translation (or it was deleted)")
-        done: asyncio.Future[Correction] = asyncio.get_running_loop().create_future()
+        return await self.in_lane(copy.channel_id, lambda: self._apply_correction(copy, text, by, original))
+
+    async def settled(self, channel_id: int) -> None:
+        """Wait until the deliveries queued in a channel's lane by now are done and recorded."""
+        if channel_id in self._lanes:
+            await self.in_lane(channel_id, _nothing)
+
+    async def in_lane(self, channel_id: int, work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` in a channel's lane, after the deliveries queued there before it (so a correction is not
+        overwritten by a delivery already queued, and a thread is started from a copy that is there)."""
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
 
         async def job() -> None:
             try:
-                result = await self._apply_correction(copy, text, by, original)
+                result = await work()
             except Exception as exc:
                 if not done.cancelled():
                     done.set_exception(exc)
@@ -865,7 +959,7 @@ class RelayEngine:
                 if not done.cancelled():
                     done.set_result(result)
 
-        self._lane(copy.channel_id).add(Job(job))
+        self._lane(channel_id).add(Job(job))
         return await done
 
     async def _apply_correction(self, copy: Relayed, text: str, by: str, original: str) -> Correction:
@@ -981,6 +1075,20 @@ def _owed(d: Delivery) -> bool:
     if d.state == "corrected":
         return d.version < d.source.version
     return d.state in ("pending", "posting", "untranslated") or d.version != d.source.version
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _chunks(body: str, files: bool) -> list[str]:
+    """The parts a copy is posted in; a copy of a message with files and no text is one empty post."""
+    return split_message(body, DISCORD_LIMIT) or ([""] if files else [])
+
+
+def _kept(file: Attachment, attachments: tuple[Attachment, ...]) -> bool:
+    """Is this recorded file still among a message's attachments (by id, or by URL for files without one)?"""
+    return any((a.id == file.id) if file.id else (a.url == file.url) for a in attachments)
 
 
 def _late_of(body: str) -> str | None:

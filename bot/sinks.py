@@ -9,9 +9,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol, TextIO
+from typing import Protocol, TextIO, TypeVar
+
+from bot.files import OutFile
+
+DEFAULT_FILE_LIMIT = 10 * 1024 * 1024  # Discord's upload limit in a server without boosts, bytes
+F = TypeVar("F")
 
 
 @dataclass(frozen=True)
@@ -23,20 +28,42 @@ class Outgoing:
     avatar_url: str | None = None
     reply_to: int | None = None  # id of the relayed counterpart in the same target channel
     rtl: bool = False
+    files: tuple[OutFile, ...] = ()  # uploaded with a post
+    keep_files: tuple[tuple[str, int], ...] | None = None  # on an edit: (name, size) of the files kept (None: all)
+
+
+def kept(files: Sequence[F], keep: Sequence[tuple[str, int]], key: Callable[[F], tuple[str, int]]) -> list[F]:
+    """The files of a copy to keep, in order: those matching `keep` by (name, size). Applying it twice keeps
+    the same files, so an edit repeated after a crash removes nothing more."""
+    wanted, out = list(keep), []
+    for file in files:
+        if wanted and key(file) == wanted[0]:
+            out.append(file)
+            wanted.pop(0)
+    return out
 
 
 class SinkError(Exception):
     """A post/edit/delete failed. `retryable`: trying again later may help (429, 5xx, timeouts, network).
     `gone`: the channel no longer exists. `permission`: the permission the bot lacks there, by its name in
-    Discord's settings ("Send Messages"). A failed post may still have been made: the relay looks it up."""
+    Discord's settings ("Send Messages"). `too_large`: the files were more than the channel takes in one post
+    (the relay tries again with fewer, linking the others). A failed post may still have been made: the relay
+    looks it up."""
 
     def __init__(
-        self, message: str, *, retryable: bool = True, gone: bool = False, permission: str | None = None
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        gone: bool = False,
+        permission: str | None = None,
+        too_large: bool = False,
     ) -> None:
         super().__init__(message)
-        self.retryable = retryable and not gone and permission is None
+        self.retryable = (retryable or too_large) and not gone and permission is None
         self.gone = gone
         self.permission = permission
+        self.too_large = too_large
 
 
 class Sink(Protocol):
@@ -65,6 +92,12 @@ class Sink(Protocol):
         """Where a reader can jump to a message."""
         ...
 
+    # Optional (the relay and the conversation features check with getattr): a sink without them relays files
+    # as links and mirrors no reactions or threads.
+    #   file_limit(channel_id) -> int: bytes one post may upload there (the server's upload limit)
+    #   react(channel_id, message_id, emoji) / unreact(...): Concord's own reaction on a message
+    #   create_thread(channel_id, message_id | None, name) -> int: a thread from a message (or on its own)
+
 
 @dataclass
 class Posted:
@@ -73,6 +106,14 @@ class Posted:
     message: Outgoing
     deleted: bool = False
     edits: int = 0
+
+
+@dataclass
+class MemoryThread:
+    id: int
+    channel_id: int
+    message_id: int | None
+    name: str
 
 
 @dataclass
@@ -91,8 +132,11 @@ class MemorySink:
     errors: dict[int, SinkError] = field(default_factory=dict)
     fault: Callable[[str, int, Outgoing | None], SinkError | None] | None = None
     rate_limit: tuple[int, float] | None = None
+    upload_limit: int = DEFAULT_FILE_LIMIT
     messages: dict[int, Posted] = field(default_factory=dict)
-    calls: list[tuple[str, int]] = field(default_factory=list)  # (post | edit | delete | find, channel id)
+    threads: dict[int, MemoryThread] = field(default_factory=dict)
+    reactions: dict[int, set[str]] = field(default_factory=dict)  # message id -> Concord's own reactions
+    calls: list[tuple[str, int]] = field(default_factory=list)  # (post | edit | delete | find | react..., channel)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(10_000_000))
 
     async def _call(self, action: str, channel_id: int, message: Outgoing | None = None) -> None:
@@ -130,8 +174,28 @@ class MemorySink:
     async def edit(self, channel_id: int, message_id: int, message: Outgoing) -> None:
         await self._call("edit", channel_id, message)
         posted = self.messages[message_id]
-        posted.message = message
+        files = posted.message.files
+        if message.keep_files is not None:
+            files = tuple(kept(files, message.keep_files, lambda f: (f.filename, len(f.data))))
+        posted.message = replace(message, files=files, keep_files=None)
         posted.edits += 1
+
+    def file_limit(self, channel_id: int) -> int:
+        return self.upload_limit
+
+    async def react(self, channel_id: int, message_id: int, emoji: str) -> None:
+        await self._call("react", channel_id)
+        self.reactions.setdefault(message_id, set()).add(emoji)
+
+    async def unreact(self, channel_id: int, message_id: int, emoji: str) -> None:
+        await self._call("unreact", channel_id)
+        self.reactions.get(message_id, set()).discard(emoji)
+
+    async def create_thread(self, channel_id: int, message_id: int | None, name: str) -> int:
+        await self._call("thread", channel_id)
+        thread = MemoryThread(message_id or next(self._ids), channel_id, message_id, name)
+        self.threads[thread.id] = thread
+        return thread.id
 
     async def delete(self, channel_id: int, message_id: int) -> None:
         await self._call("delete", channel_id)

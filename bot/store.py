@@ -199,6 +199,36 @@ MIGRATIONS: list[str] = [
         last_at REAL NOT NULL
     );
     """,
+    # 7: conversations. sources.files: the message's attachments (JSON list of {id, url, filename, size,
+    # description}), relayed as files; outbox.files: ids of those uploaded with the copy's first part (JSON; NULL:
+    # not known). reactions: who holds which emoji on a message or one of its copies (user 0: Concord's mirror).
+    # meetings.parent_id: a thread group, a meeting whose channels are one thread per language, active with its
+    # meeting. member_languages: the language a member reads ("Translate to my language").
+    """
+    ALTER TABLE sources ADD COLUMN files TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE outbox ADD COLUMN files TEXT;
+    CREATE TABLE reactions (
+        source_id INTEGER NOT NULL REFERENCES sources(message_id) ON DELETE CASCADE,
+        channel_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        emoji TEXT NOT NULL,
+        user_id INTEGER NOT NULL,
+        PRIMARY KEY (message_id, emoji, user_id)
+    );
+    CREATE INDEX reactions_source ON reactions (source_id, emoji);
+    ALTER TABLE meetings ADD COLUMN parent_id INTEGER REFERENCES meetings(id) ON DELETE CASCADE;
+    CREATE TRIGGER thread_groups_follow_their_meeting AFTER UPDATE OF active ON meetings
+    BEGIN
+        UPDATE meetings SET active = NEW.active WHERE parent_id = NEW.id;
+    END;
+    CREATE TABLE member_languages (
+        guild_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        language TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (guild_id, user_id)
+    );
+    """,
 ]
 
 DISCORD_EPOCH_MS = 1420070400000
@@ -276,6 +306,17 @@ class Meeting:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file attached to a message. `size` in bytes (0: unknown); `description` is its alt text."""
+
+    url: str
+    filename: str
+    size: int = 0
+    description: str | None = None
+    id: int = 0
+
+
+@dataclass(frozen=True)
 class Source:
     message_id: int
     meeting_id: int
@@ -287,7 +328,8 @@ class Source:
     reply_to: int | None
     version: int = 0
     deleted: bool = False
-    links: str = ""
+    links: str = ""  # attachment links of messages recorded before files were relayed as files
+    files: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -352,6 +394,39 @@ class Delivery:
     parts: list[int]
     linked: bool  # the target channel is still linked to the meeting
     guests: list[int]  # sources combined into this one's post, oldest first
+    files: tuple[int, ...] | None = None  # attachment ids uploaded with the first part (None: not known)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """Where a message shows: the original in its channel, or the first part of a copy."""
+
+    channel_id: int
+    message_id: int
+    language: str  # the channel's
+
+
+@dataclass(frozen=True)
+class Family:
+    """A message and its copies in the other language channels."""
+
+    source: Source
+    members: list[Shown]  # the original first
+
+
+@dataclass(frozen=True)
+class ThreadGroup:
+    id: int
+    parent_id: int  # the meeting
+    name: str
+
+
+@dataclass(frozen=True)
+class Reaction:
+    channel_id: int
+    message_id: int
+    emoji: str
+    user_id: int  # 0: Concord's own, mirrored
 
 
 @dataclass(frozen=True)
@@ -374,6 +449,7 @@ class Settled:
     body: str | None
     host_id: int | None = None
     next_attempt_at: float = 0.0
+    files: tuple[int, ...] | None = None  # attachment ids the first part now carries (None: unchanged)
 
 
 class UnusableDatabase(Exception):
@@ -682,7 +758,8 @@ class Store:
 
     async def meetings(self, guild_id: int) -> list[Meeting]:
         async with self.db.execute(
-            "SELECT id, guild_id, name, active FROM meetings WHERE guild_id = ? ORDER BY name", (guild_id,)
+            "SELECT id, guild_id, name, active FROM meetings WHERE guild_id = ? AND parent_id IS NULL ORDER BY name",
+            (guild_id,),
         ) as cur:
             rows = await cur.fetchall()
         return [Meeting(r["id"], r["guild_id"], r["name"], bool(r["active"])) for r in rows]
@@ -753,7 +830,8 @@ class Store:
         async with self.transaction():
             done = await self._run(
                 "INSERT OR IGNORE INTO sources (message_id, meeting_id, channel_id, language, author_name,"
-                " avatar_url, content, links, reply_to, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " avatar_url, content, links, reply_to, created_at, files)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     source.message_id,
                     source.meeting_id,
@@ -765,6 +843,7 @@ class Store:
                     source.links,
                     source.reply_to,
                     now,
+                    files_json(source.files),
                 ),
             )
             if done.rowcount == 0:
@@ -801,14 +880,24 @@ class Store:
             rows = await cur.fetchall()
         return [_source(r) for r in rows]
 
-    async def edit_source(self, message_id: int, content: str) -> int | None:
-        """Store new content and owe every copy an edit, in one transaction; returns the new version, or None
-        when the message is unknown, deleted or unchanged."""
+    async def edit_source(
+        self,
+        message_id: int,
+        content: str,
+        *,
+        files: Sequence[Attachment] | None = None,
+        language: str | None = None,
+    ) -> int | None:
+        """Store new content (and attachments, and the language it is written in, when given) and owe every copy
+        an edit, in one transaction; returns the new version, or None when the message is unknown, deleted or
+        unchanged."""
+        attached = files_json(files) if files is not None else None
         async with self.transaction():
             cur = await self._run(
-                "UPDATE sources SET content = ?, version = version + 1 "
-                "WHERE message_id = ? AND deleted = 0 AND content != ?",
-                (content, message_id, content),
+                "UPDATE sources SET content = ?, files = COALESCE(?, files), language = COALESCE(?, language),"
+                " version = version + 1 WHERE message_id = ? AND deleted = 0"
+                " AND (content != ? OR files != COALESCE(?, files))",
+                (content, attached, language, message_id, content, attached),
             )
             if cur.rowcount == 0:
                 return None
@@ -930,7 +1019,7 @@ class Store:
         """Everything a delivery must check, in one query (the relay's hot path: one round trip, not three)."""
         async with self.db.execute(
             "SELECT s.*, o.language AS target_language, o.state, o.version AS shown_version, o.attempts, o.body,"
-            " o.posted_after, o.host_id,"
+            " o.posted_after, o.host_id, o.files AS shown_files,"
             " (SELECT group_concat(relayed_id) FROM (SELECT relayed_id FROM message_map"
             "   WHERE source_id = s.message_id AND channel_id = o.channel_id ORDER BY part)) AS part_ids,"
             " (SELECT group_concat(source_id) FROM (SELECT source_id FROM outbox"
@@ -959,6 +1048,7 @@ class Store:
             parts=parts,
             linked=bool(row["linked"]),
             guests=guests,
+            files=tuple(json.loads(row["shown_files"])) if row["shown_files"] is not None else None,
         )
 
     async def settle(
@@ -966,7 +1056,7 @@ class Store:
     ) -> None:
         """Record what a channel now shows, in one transaction: the state, version and body of each copy
         (several when messages were combined into one post) and the last (source, part, relayed id) posted."""
-        at = time.time()
+        at, channel = time.time(), channel_id
         new_parts = [(source_id, channel_id, part, relayed_id) for source_id, part, relayed_id in new_parts]
         async with self.transaction(immediate=False):  # writes only
             if new_parts:
@@ -976,8 +1066,12 @@ class Store:
                 )
             await self._run_many(
                 "UPDATE outbox SET state = ?, version = ?, body = ?, host_id = ?, next_attempt_at = ?, attempts = 0,"
-                " last_error = NULL, posted_after = NULL, updated_at = ? WHERE source_id = ? AND channel_id = ?",
-                [(r.state, r.version, r.body, r.host_id, r.next_attempt_at, at, r.source_id, channel_id) for r in rows],
+                " last_error = NULL, posted_after = NULL, files = COALESCE(?, files), updated_at = ?"
+                " WHERE source_id = ? AND channel_id = ?",
+                [
+                    (r.state, r.version, r.body, r.host_id, r.next_attempt_at, _ids(r.files), at, r.source_id, channel)
+                    for r in rows
+                ],
             )
 
     async def add_part(self, source_id: int, channel_id: int, part: int, relayed_id: int) -> None:
@@ -1230,6 +1324,96 @@ class Store:
             row = await cur.fetchone()
         return int(row[0]) if row else message_id
 
+    # --- conversations: message families, reactions, thread groups, members' languages -------------
+
+    async def family(self, message_id: int) -> Family | None:
+        """The original a message stands for (itself, or the source of a relayed copy) and where it shows: the
+        original and the first part of each copy still there. None for a message Concord does not know."""
+        copy = await self.relayed(message_id)
+        source = await self.source(copy.source_id if copy else message_id)
+        if source is None or source.deleted:
+            return None
+        async with self.db.execute(
+            "SELECT COALESCE((SELECT language FROM channels WHERE channel_id = :c), :l)",
+            {"c": source.channel_id, "l": source.language},
+        ) as cur:
+            (language,) = await cur.fetchone()
+        members = [Shown(source.channel_id, source.message_id, language)]
+        async with self.db.execute(
+            "SELECT o.channel_id, m.relayed_id, o.language FROM outbox o JOIN message_map m"
+            " ON m.source_id = o.source_id AND m.channel_id = o.channel_id AND m.part = 0"
+            " WHERE o.source_id = ? AND o.state != 'deleted' ORDER BY o.channel_id",
+            (source.message_id,),
+        ) as cur:
+            members += [Shown(*r) for r in await cur.fetchall()]
+        return Family(source, members)
+
+    async def add_reaction(self, source_id: int, channel_id: int, message_id: int, emoji: str, user_id: int) -> None:
+        """`user_id` holds `emoji` on a message of the family of `source_id` (0: Concord's mirrored one)."""
+        await self._write(
+            "INSERT OR IGNORE INTO reactions (source_id, channel_id, message_id, emoji, user_id)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (source_id, channel_id, message_id, emoji, user_id),
+        )
+
+    async def remove_reaction(self, message_id: int, emoji: str, user_id: int) -> None:
+        await self._write(
+            "DELETE FROM reactions WHERE message_id = ? AND emoji = ? AND user_id = ?", (message_id, emoji, user_id)
+        )
+
+    async def reactions(self, source_id: int) -> list[Reaction]:
+        """Every reaction held on a message and its copies, by channel."""
+        async with self.db.execute(
+            "SELECT channel_id, message_id, emoji, user_id FROM reactions WHERE source_id = ? ORDER BY rowid",
+            (source_id,),
+        ) as cur:
+            return [Reaction(*r) for r in await cur.fetchall()]
+
+    async def create_thread_group(self, meeting_id: int, name: str) -> int:
+        """A meeting for one thread and its counterparts in the other language channels (one thread per
+        language, linked like channels); it is active while its meeting is. Returns its id."""
+        async with self.transaction():
+            await self._run(
+                "INSERT INTO meetings (guild_id, name, created_at, active, parent_id)"
+                " SELECT guild_id, ?, ?, active, id FROM meetings WHERE id = ?"
+                " ON CONFLICT (guild_id, name) DO NOTHING",
+                (name, time.time(), meeting_id),
+            )
+            async with self.db.execute(
+                "SELECT g.id FROM meetings g JOIN meetings m ON m.guild_id = g.guild_id"
+                " WHERE m.id = ? AND g.name = ? AND g.parent_id = m.id",
+                (meeting_id, name),
+            ) as cur:
+                row = await cur.fetchone()
+        if row is None:
+            raise ValueError(f"meeting {meeting_id} does not exist")
+        return int(row[0])
+
+    async def thread_groups(self, since: float) -> list[ThreadGroup]:
+        """Active thread groups made after `since` (a timestamp), oldest first."""
+        async with self.db.execute(
+            "SELECT id, parent_id, name FROM meetings WHERE parent_id IS NOT NULL AND active = 1 AND created_at >= ?"
+            " ORDER BY id",
+            (since,),
+        ) as cur:
+            return [ThreadGroup(*r) for r in await cur.fetchall()]
+
+    async def set_member_language(self, guild_id: int, user_id: int, code: str) -> None:
+        """The language a member reads, as they chose it (a picker, or "Translate to my language")."""
+        await self._write(
+            "INSERT INTO member_languages (guild_id, user_id, language, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (guild_id, user_id) DO UPDATE SET language = excluded.language,"
+            " updated_at = excluded.updated_at",
+            (guild_id, user_id, code, time.time()),
+        )
+
+    async def member_language(self, guild_id: int, user_id: int) -> str | None:
+        async with self.db.execute(
+            "SELECT language FROM member_languages WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
 
 _OUTBOX_COLUMNS = "source_id, channel_id, language, state, version, attempts, last_error, next_attempt_at"
 
@@ -1247,7 +1431,20 @@ def _source(row: aiosqlite.Row) -> Source:
         row["version"],
         bool(row["deleted"]),
         row["links"],
+        files_of(row["files"]),
     )
+
+
+def files_json(files: Iterable[Attachment]) -> str:
+    return json.dumps([asdict(f) for f in files], ensure_ascii=False)
+
+
+def _ids(ids: tuple[int, ...] | None) -> str | None:
+    return json.dumps(list(ids)) if ids is not None else None
+
+
+def files_of(raw: str | None) -> tuple[Attachment, ...]:
+    return tuple(Attachment(**f) for f in json.loads(raw or "[]"))
 
 
 def _split(value: str) -> tuple[str, ...]:

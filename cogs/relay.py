@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot.discord.sink import to_incoming
+from bot.discord.sink import attachments_of, to_incoming
 
 if TYPE_CHECKING:
     from bot.discord.bot import ConcordBot
@@ -42,10 +42,11 @@ class Relay(commands.Cog):
         if after.author.bot or after.webhook_id is not None:
             return
         before = payload.cached_message
-        if before is not None and before.content == after.content:
+        files = attachments_of(after)
+        if before is not None and before.content == after.content and _ids(attachments_of(before)) == _ids(files):
             return  # an embed unfurl, a pin...: nothing to re-translate
         try:
-            await self.bot.engine.handle_edit(payload.channel_id, payload.message_id, after.content)
+            await self.bot.engine.handle_edit(payload.channel_id, payload.message_id, after.content, files)
         except Exception:
             log.exception("could not relay edit of %s in channel %s", payload.message_id, payload.channel_id)
 
@@ -73,6 +74,10 @@ class Relay(commands.Cog):
             await self.bot.engine.handle_delete(channel_id, message_id)
         except Exception:
             log.exception("could not relay delete of %s in channel %s", message_id, channel_id)
+
+
+def _ids(files: tuple) -> list[int]:
+    return [f.id for f in files]
 
 
 async def setup(bot: ConcordBot) -> None:

@@ -233,17 +233,6 @@ async def test_reply_points_at_the_relayed_counterpart_in_each_channel(bot, serv
     assert answer_in_vi.content.startswith(f"> ↪ {server.link(meeting.vi, question_in_vi)}\n")
 
 
-async def test_attachments_are_relayed_as_links(bot, server, meeting):
-    await server.post(
-        meeting.main,
-        "Agenda attached",
-        author=server.user("Carmen"),
-        attachments=[("https://cdn.example.org/agenda.pdf", "agenda.pdf")],
-    )
-    await server.wait_until(lambda: len(relayed(server, meeting.es)) == 1)
-    assert "https://cdn.example.org/agenda.pdf" in relayed(server, meeting.es)[0].content
-
-
 async def test_webhook_username_never_contains_discord_or_clyde(bot, server, meeting):
     await server.post(meeting.main, "Hello", author=server.user("Discord Clyde Fan"))
     await server.wait_until(lambda: len(relayed(server, meeting.es)) == 1)  # the server rejects reserved names with 400
@@ -360,7 +349,10 @@ async def test_reply_line_is_dropped_rather_than_exceeding_2000_characters(bot, 
 
 # --- /concord ------------------------------------------------------------------------------------
 
-COMMANDS = ["concord", "glossary", "Correct translation"]  # what the bot registers
+COMMANDS = [  # what the bot registers
+    "concord", "glossary", "translate", "Correct translation", "Count reactions across languages",
+    "Translate to my language",
+]  # fmt: skip
 
 
 async def test_slash_commands_are_not_synced_on_start_by_default(bot, server):

@@ -176,14 +176,16 @@ async def test_editing_a_long_message_shorter_removes_the_extra_parts(engine, si
     assert sink.texts(ES) == ["[es] Short now."]
 
 
-async def test_attachments_are_relayed_as_links(engine, sink):
-    pdf = Attachment("https://cdn.example.org/agenda.pdf", "agenda.pdf")
-    await engine.handle_message(say(MAIN, "Here is the agenda", attachments=(pdf,)))
-    await engine.handle_message(say(MAIN, "", attachments=(pdf,)))
+async def test_a_file_too_large_for_the_server_is_linked_to_the_original_not_downloaded(engine, sink):
+    video = Attachment("https://cdn.example.org/video.mp4", "video.mp4", size=sink.upload_limit + 1, id=5)
+    msg = say(MAIN, "Here is the recording", attachments=(video,))
+    await engine.handle_message(msg)
+    await engine.handle_message(say(MAIN, "", attachments=(video,)))
     await engine.drain()
-    texts = sink.texts(VI)
-    assert texts[0].startswith("[vi] Here is the agenda")
-    assert all("https://cdn.example.org/agenda.pdf" in t for t in texts)
+    link = f"📎 [video.mp4](<memory://{MAIN}/{msg.message_id}>) (10.5 MB)"
+    assert sink.texts(VI)[0] == f"[vi] Here is the recording\n{link}"
+    assert sink.texts(VI)[1].startswith("📎 [video.mp4](<memory://")
+    assert engine.files.fetcher.downloads == 0 and not any(m.files for m in sink.channel(VI))
 
 
 async def test_backend_down_delivers_original_marked_then_edits_in_translation(engine, sink, libre, store):

@@ -31,7 +31,7 @@ from bot.translation import TranslationService, build_translator
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.relay", "cogs.meetings", "cogs.glossary")
+EXTENSIONS = ("cogs.relay", "cogs.meetings", "cogs.glossary", "cogs.conversation", "cogs.translate")
 
 # --- the bot -------------------------------------------------------------------------------------
 
@@ -58,6 +58,7 @@ class ConcordBot(commands.Bot):
         intents.guilds = True
         intents.guild_messages = True
         intents.message_content = True  # privileged: enable it in the Developer Portal
+        intents.guild_reactions = True  # reactions mirrored across languages (not privileged)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,

@@ -15,9 +15,9 @@ log = logging.getLogger(__name__)
 MESSAGE_LIMIT = 2000
 NO_PINGS = discord.AllowedMentions.none()
 
-# View Channels, Send Messages, Embed Links, Read Message History, Manage Webhooks (the README's invite link)
-# View Channels, Send Messages, Embed Links, Read Message History, Manage Webhooks (the README's invite link)
-INVITE_PERMISSIONS = 536955904
+# View Channels, Send Messages, Embed Links, Read Message History, Manage Webhooks, Attach Files, Add Reactions,
+# Create Public Threads, Send Messages in Threads (the README's invite link)
+INVITE_PERMISSIONS = 309774634048
 INVITE_SCOPES = ("bot", "applications.commands")
 
 _RESERVED_NAME = re.compile(r"(disc)(ord)|(cl)(yde)", re.IGNORECASE)

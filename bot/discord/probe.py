@@ -27,6 +27,10 @@ NEEDED = {
     "Embed Links": discord.Permissions(embed_links=True),
     "Read Message History": discord.Permissions(read_message_history=True),
     "Manage Webhooks": discord.Permissions(manage_webhooks=True),
+    "Attach Files": discord.Permissions(attach_files=True),  # files copied into each language channel
+    "Add Reactions": discord.Permissions(add_reactions=True),  # reactions mirrored across languages
+    "Create Public Threads": discord.Permissions(create_public_threads=True),  # threads mirrored
+    "Send Messages in Threads": discord.Permissions(send_messages_in_threads=True),
 }
 PROBE_TIMEOUT = 15.0  # seconds for each Discord request
 PROBE_GUILDS = 25  # servers looked at in detail

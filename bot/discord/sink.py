@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,8 +23,9 @@ from bot.discord.helpers import (
     with_author_prefix,
     with_reply_line,
 )
+from bot.files import OutFile
 from bot.relay import Attachment, Incoming
-from bot.sinks import Outgoing, SinkError
+from bot.sinks import DEFAULT_FILE_LIMIT, Outgoing, SinkError, kept
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,10 @@ def _as_sink_error(action: str, channel_id: int, *, permission: str = "Send Mess
         raise SinkError(f"{action} in {channel_id}: {exc.status} {exc.text}", gone=gone, retryable=False) from exc
     except discord.HTTPException as exc:
         retryable = exc.status == 429 or exc.status >= 500
-        raise SinkError(f"{action} in {channel_id}: {exc.status} {exc.text}", retryable=retryable) from exc
+        too_large = exc.status == 413
+        raise SinkError(
+            f"{action} in {channel_id}: {exc.status} {exc.text}", retryable=retryable, too_large=too_large
+        ) from exc
     except TimeoutError as exc:
         raise SinkError(f"{action} in {channel_id}: no answer from Discord in time", retryable=True) from exc
     except (aiohttp.ClientError, OSError) as exc:
@@ -72,10 +77,21 @@ def to_incoming(message: discord.Message, sink: DiscordSink) -> Incoming | None:
         content=message.content,
         avatar_url=message.author.display_avatar.url,
         reply_to=reply_to,
-        attachments=tuple(Attachment(a.url, a.filename) for a in message.attachments),
+        attachments=attachments_of(message),
         is_bot=message.author.bot or sink.is_ours(message.webhook_id),
         webhook_id=message.webhook_id,
     )
+
+
+def attachments_of(message: discord.Message) -> tuple[Attachment, ...]:
+    return tuple(Attachment(a.url, a.filename, a.size, a.description, a.id) for a in message.attachments)
+
+
+def _files(files: tuple[OutFile, ...]) -> dict[str, list[discord.File]]:
+    """The `files=` argument of a post (none at all without files: a plain JSON request)."""
+    if not files:
+        return {}
+    return {"files": [discord.File(io.BytesIO(f.data), filename=f.filename, description=f.description) for f in files]}
 
 
 # --- the Sink ------------------------------------------------------------------------------------
@@ -120,6 +136,7 @@ class DiscordSink:
                             avatar_url=message.avatar_url or discord.utils.MISSING,
                             allowed_mentions=NO_PINGS,
                             wait=True,
+                            **_files(message.files),
                             **self._thread(channel),
                         )
                         return sent.id
@@ -140,6 +157,7 @@ class DiscordSink:
                     content=with_author_prefix(message.content, message.author_name),
                     allowed_mentions=NO_PINGS,
                     reference=reference,
+                    **_files(message.files),
                 )
                 return sent.id
 
@@ -150,18 +168,28 @@ class DiscordSink:
                 hook = await self._webhook(channel)
                 if hook is not None:
                     try:
+                        kept = {}
+                        if message.keep_files is not None:
+                            shown = await hook.fetch_message(message_id, **self._thread(channel))
+                            kept = {"attachments": _kept(shown, message.keep_files)}
                         await hook.edit_message(
                             message_id,
                             content=self._webhook_content(channel, message),
                             allowed_mentions=NO_PINGS,
+                            **kept,
                             **self._thread(channel),
                         )
                         return
                     except discord.NotFound:
                         pass  # deleted, or a plain message posted while webhooks were not allowed
                 try:
+                    kept = {}
+                    if message.keep_files is not None:
+                        kept = {"attachments": _kept(await channel.fetch_message(message_id), message.keep_files)}
                     await channel.get_partial_message(message_id).edit(
-                        content=with_author_prefix(message.content, message.author_name), allowed_mentions=NO_PINGS
+                        content=with_author_prefix(message.content, message.author_name),
+                        allowed_mentions=NO_PINGS,
+                        **kept,
                     )
                 except discord.NotFound:
                     log.info("message %s in %s is gone; nothing to edit", message_id, channel_id)
@@ -203,6 +231,43 @@ class DiscordSink:
         channel = self.bot.get_channel(channel_id)
         guild_id = channel.guild.id if channel is not None else self._guilds.get(channel_id, 0)
         return message_link(guild_id, channel_id, message_id)
+
+    def file_limit(self, channel_id: int) -> int:
+        """The server's upload limit (it grows with boosts)."""
+        channel = self.bot.get_channel(channel_id)
+        guild = getattr(channel, "guild", None)
+        return guild.filesize_limit if guild is not None else DEFAULT_FILE_LIMIT
+
+    # reactions and threads (the conversation features)
+
+    async def react(self, channel_id: int, message_id: int, emoji: str) -> None:
+        channel = await self._channel(channel_id)
+        with _as_sink_error("react", channel_id, permission="Add Reactions"):
+            async with asyncio.timeout(self.timeout):
+                await channel.get_partial_message(message_id).add_reaction(emoji)
+
+    async def unreact(self, channel_id: int, message_id: int, emoji: str) -> None:
+        channel = await self._channel(channel_id)
+        with _as_sink_error("remove a reaction", channel_id, permission="Add Reactions"):
+            async with asyncio.timeout(self.timeout):
+                try:
+                    await channel.get_partial_message(message_id).remove_reaction(emoji, discord.Object(self._me()))
+                except discord.NotFound:
+                    pass  # the message or the reaction is gone already
+
+    async def create_thread(self, channel_id: int, message_id: int | None, name: str) -> int:
+        """A public thread from a message (or on its own when `message_id` is None); its id."""
+        channel = await self._channel(channel_id)
+        with _as_sink_error("create a thread", channel_id, permission="Create Public Threads"):
+            async with asyncio.timeout(self.timeout):
+                if message_id is not None:
+                    thread = await channel.get_partial_message(message_id).create_thread(name=name)
+                else:
+                    thread = await channel.create_thread(name=name, type=discord.ChannelType.public_thread)
+        return thread.id
+
+    def _me(self) -> int:
+        return self.bot.user.id if self.bot.user else 0
 
     # helpers
 
@@ -274,3 +339,8 @@ class DiscordSink:
             self._webhooks[host.id] = hook
             self.webhook_ids.add(hook.id)
             return hook
+
+
+def _kept(message: discord.Message, keep: tuple[tuple[str, int], ...]) -> list[discord.Attachment]:
+    """The attachments of a copy to keep (by name and size)."""
+    return kept(message.attachments, keep, lambda a: (a.filename, a.size))

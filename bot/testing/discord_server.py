@@ -30,6 +30,10 @@ answers 403 Missing Permissions, 404, 5xx, or 429 with `retry_after` and the rat
 reads, once, N times or until `clear_faults()`; `webhook_rate_limit = (5, 2.0)` enforces Discord's
 per-webhook allowance with real headers and 429s.
 
+Files (multipart posts, a CDN-like URL serving them, the guild's upload limit), reactions and threads are in
+`bot/testing/discord_conversation.py`: `post(..., files=[...])`, `edit(..., keep_files=[...])`, `react`,
+`unreact`, `start_thread`, `choose` (a select menu).
+
 REST replies carry exactly `Content-Type: application/json`: discord.py refuses aiohttp's
 `json_response`, which appends a charset.
 """
@@ -47,6 +51,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+
+from bot.testing.discord_conversation import THREAD, Conversation
 
 DISCORD_EPOCH = 1420070400000
 API = "/api/v10"
@@ -131,6 +137,7 @@ class Recorded:
     allowed_mentions: dict[str, Any] | None = None
     message_reference: dict[str, Any] | None = None
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    reactions: dict[str, list[str]] = field(default_factory=dict)  # emoji -> user ids holding it
     deleted: bool = False
     edits: list[dict[str, Any]] = field(default_factory=list)  # request bodies of every edit
     timestamp: str = field(default_factory=_now)
@@ -152,22 +159,27 @@ class Recorded:
 
 @dataclass
 class Upload:
-    """A file someone attached to a slash command option (served by the loopback server at `url`)."""
+    """A file on the loopback CDN (served at `url`): attached to a slash command option or to a message."""
 
     id: int
     filename: str
     data: bytes
     url: str
+    description: str | None = None
+    content_type: str = "text/csv"
 
     def payload(self) -> dict[str, Any]:
-        return {
+        payload = {
             "id": str(self.id),
             "filename": self.filename,
             "size": len(self.data),
             "url": self.url,
             "proxy_url": self.url,
-            "content_type": "text/csv",
+            "content_type": self.content_type,
         }
+        if self.description is not None:
+            payload["description"] = self.description
+        return payload
 
 
 @dataclass
@@ -202,7 +214,7 @@ class InteractionCall:
         return self.responses[count - 1]
 
 
-class FakeDiscord:
+class FakeDiscord(Conversation):
     def __init__(self, *, guild_name: str = "Lincoln Elementary") -> None:
         self._counter = itertools.count(1)
         self.bot_user = self._user("Concord", bot=True)
@@ -241,6 +253,7 @@ class FakeDiscord:
         self._change = asyncio.Event()  # set (and replaced) whenever the bot changes a message
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self._init_conversation()
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -343,8 +356,9 @@ class FakeDiscord:
                 *self.roles,
             ],
             "members": [self._member(self.bot_user), self._member(self.owner)],
-            "channels": list(self.channels.values()),
-            "threads": [],
+            "channels": [c for c in self.channels.values() if c["type"] != THREAD],
+            "threads": [c for c in self.channels.values() if c["type"] == THREAD],
+            "premium_tier": self.premium_tier,
             "emojis": [],
             "stickers": [],
             "voice_states": [],
@@ -376,6 +390,8 @@ class FakeDiscord:
             "flags": 0,
             "components": [],
         }
+        if msg.reactions:
+            payload["reactions"] = self._reaction_payload(msg)
         if msg.webhook_id is not None:
             payload["webhook_id"] = str(msg.webhook_id)
         else:
@@ -609,7 +625,8 @@ class FakeDiscord:
         *,
         author: dict[str, Any] | None = None,
         reply_to: int | None = None,
-        attachments: list[tuple[str, str]] = (),  # (url, filename)
+        attachments: list[tuple[str, str]] = (),  # (url, filename) of files elsewhere
+        files: list[tuple[str, bytes, str | None]] = (),  # (filename, data, description), served by this server
     ) -> int:
         """A person posts a message; the bot sees MESSAGE_CREATE. Returns the message id."""
         msg = Recorded(
@@ -627,15 +644,19 @@ class FakeDiscord:
                     "proxy_url": url,
                 }
                 for url, filename in attachments
-            ],
+            ]
+            + [self.attach(name, data, description) for name, data, description in files],
         )
         self.messages[msg.id] = msg
         await self.dispatch("MESSAGE_CREATE", self._message_payload(msg))
         return msg.id
 
-    async def edit(self, message_id: int, content: str) -> None:
-        """A person edits their message; the bot sees MESSAGE_UPDATE (a full message, as Discord sends)."""
+    async def edit(self, message_id: int, content: str, *, keep_files: list[str] | None = None) -> None:
+        """A person edits their message (and removes the files not in `keep_files`, by name); the bot sees
+        MESSAGE_UPDATE (a full message, as Discord sends)."""
         msg = self.messages[message_id]
+        if keep_files is not None:
+            msg.attachments = [a for a in msg.attachments if a["filename"] in keep_files]
         msg.content = content
         msg.edited_timestamp = _now()
         msg.edits.append({"content": content})
@@ -782,17 +803,31 @@ class FakeDiscord:
     ) -> InteractionCall:
         """Someone presses the button `custom_id` on a message `call` answered with (its author by default;
         `user` with `permissions` and `roles` otherwise)."""
+        return await self._component(call, custom_id, {"component_type": 2}, user, permissions, roles)
 
-        def buttons(response: dict[str, Any]) -> list[str]:
+    async def choose(self, call: InteractionCall, custom_id: str, values: list[str]) -> InteractionCall:
+        """The person `call` answered picks `values` in the select menu `custom_id` of that answer."""
+        return await self._component(call, custom_id, {"component_type": 3, "values": values}, None, 0, ())
+
+    async def _component(
+        self,
+        call: InteractionCall,
+        custom_id: str,
+        extra: dict[str, Any],
+        user: dict[str, Any] | None,
+        permissions: int,
+        roles: tuple[int, ...] | list[int],
+    ) -> InteractionCall:
+        def components(response: dict[str, Any]) -> list[str]:
             rows = (response.get("data") or {}).get("components") or []
             return [c.get("custom_id", "") for row in rows for c in row.get("components", [])]
 
-        response = next(r for r in reversed(call.responses) if custom_id in buttons(r) and "message_id" in r)
+        response = next(r for r in reversed(call.responses) if custom_id in components(r) and "message_id" in r)
         data = response["data"]
         message = Recorded(response["message_id"], call.channel_id, data.get("content") or "", self.bot_user)
         payload_message = {**self._message_payload(message), "flags": data.get("flags", 0)}
         payload_message["components"] = data["components"]
-        data = {"custom_id": custom_id, "component_type": 2}
+        data = {"custom_id": custom_id, **extra}
         member = self._member(user, permissions, roles) if user else call.member
         new, payload = self._interaction(3, call.channel_id, data, None, 0, member=member)
         new.message = payload["message"] = payload_message
@@ -827,7 +862,7 @@ class FakeDiscord:
     # --- REST ------------------------------------------------------------------------------------
 
     def _app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=256 * 1024 * 1024)  # the upload limit is checked by the routes
         r = app.router
         r.add_get("/", self._gateway)
         r.add_get(API + "/gateway", self._get_gateway)
@@ -844,6 +879,7 @@ class FakeDiscord:
         r.add_post(API + "/channels/{cid}/webhooks", self._create_webhook)
         r.add_post(API + "/webhooks/{wid}/{token}", self._execute_webhook)
         r.add_patch(API + "/webhooks/{wid}/{token}/messages/@original", self._edit_original)
+        r.add_get(API + "/webhooks/{wid}/{token}/messages/{mid}", self._get_webhook_message)
         r.add_patch(API + "/webhooks/{wid}/{token}/messages/{mid}", self._edit_webhook_message)
         r.add_delete(API + "/webhooks/{wid}/{token}/messages/{mid}", self._delete_webhook_message)
         r.add_post(API + "/interactions/{iid}/{token}/callback", self._interaction_callback)
@@ -854,6 +890,7 @@ class FakeDiscord:
         r.add_get(API + "/users/@me/guilds", self._my_guilds)
         r.add_get(API + "/guilds/{gid}/roles", self._roles)
         r.add_get(API + "/guilds/{gid}/members/{uid}", self._get_member)
+        self._conversation_routes(r, API)
         r.add_route("*", "/{tail:.*}", self._unhandled)
         return app
 
@@ -974,6 +1011,9 @@ class FakeDiscord:
         if failure := self._failure("post", cid):
             return failure
         body = await self._body(request)
+        files = await self._uploaded(request, body)
+        if isinstance(files, web.Response):
+            return files
         ref = body.get("message_reference")
         msg = Recorded(
             id=self.snowflake(),
@@ -982,6 +1022,7 @@ class FakeDiscord:
             author=self.bot_user,
             allowed_mentions=body.get("allowed_mentions"),
             message_reference=self._reference(cid, int(ref["message_id"])) if ref else None,
+            attachments=files,
         )
         self.messages[msg.id] = msg
         payload = self._message_payload(msg)
@@ -1007,6 +1048,7 @@ class FakeDiscord:
 
     async def _apply_edit(self, msg: Recorded, body: dict[str, Any]) -> web.Response:
         msg.edits.append(body)
+        self._keep_attachments(msg, body)
         if "content" in body:
             msg.content = body["content"] or ""
         if "allowed_mentions" in body:
@@ -1092,12 +1134,18 @@ class FakeDiscord:
         hook = self._webhook_or_error(request)
         if isinstance(hook, web.Response):
             return hook
+        target = self._thread_target(request, hook)
+        if isinstance(target, web.Response):
+            return target
         if failure := self._failure("post", int(hook["channel_id"])):
             return failure
         headers, limited = self._rate(int(hook["id"]))
         if limited is not None:
             return limited
         body = await self._body(request)
+        files = await self._uploaded(request, body)
+        if isinstance(files, web.Response):
+            return files
         username = body.get("username")
         if username is not None and (
             re.search("discord|clyde", username, re.IGNORECASE) or not 1 <= len(username) <= 80
@@ -1108,7 +1156,7 @@ class FakeDiscord:
             return _error(400, "Invalid Form Body: content must be 2000 or fewer in length", 50035)
         msg = Recorded(
             id=self.snowflake(),
-            channel_id=int(hook["channel_id"]),
+            channel_id=target,
             content=content,
             author={
                 "id": hook["id"],
@@ -1121,6 +1169,7 @@ class FakeDiscord:
             username=username,
             avatar_url=body.get("avatar_url"),
             allowed_mentions=body.get("allowed_mentions"),
+            attachments=files,
         )
         self.messages[msg.id] = msg
         payload = self._message_payload(msg)
@@ -1140,6 +1189,10 @@ class FakeDiscord:
         if msg is None or msg.webhook_id != int(hook["id"]):
             return _error(404, "Unknown Message", 10008)
         return msg
+
+    async def _get_webhook_message(self, request: web.Request) -> web.Response:
+        msg = self._webhook_message(request)
+        return msg if isinstance(msg, web.Response) else _json(self._message_payload(msg))
 
     async def _edit_webhook_message(self, request: web.Request) -> web.Response:
         msg = self._webhook_message(request)
