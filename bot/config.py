@@ -252,7 +252,7 @@ class Settings(BaseSettings):
             from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
             ZoneInfo(text)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Pacific" is a folder of zones
             raise ValueError("must be an IANA time zone name, e.g. America/Los_Angeles or UTC") from None
         return text
 

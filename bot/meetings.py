@@ -181,7 +181,7 @@ def picker_choices(codes: list[str]) -> list[Choice]:
 
 
 def picker_placeholder(codes: list[str]) -> str:
-    """"Language" in the meeting's languages: "🌐 Language · Idioma · Ngôn ngữ · 語言" (Discord shows 150)."""
+    """The word for language in each of the meeting's languages: "🌐 Language · Idioma · Ngôn ngữ · 語言"."""
     words = list(dict.fromkeys(labels(code).language for code in ["en", *codes]))
     text = "🌐 " + " · ".join(words)
     return text if len(text) <= 150 else text[:149] + "…"

@@ -1291,8 +1291,7 @@ class Store:
         async with self.transaction():
             await self._run(f"UPDATE meetings SET {assignments} WHERE id = ?", (*params, meeting_id))
             await self._run(
-                "UPDATE meetings SET active = (state = 'live' OR (always_on = 1 AND state != 'archived'))"
-                " WHERE id = ?",
+                "UPDATE meetings SET active = (state = 'live' OR (always_on = 1 AND state != 'archived')) WHERE id = ?",
                 (meeting_id,),
             )
 

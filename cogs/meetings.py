@@ -240,7 +240,10 @@ class MeetingCommands(commands.Cog):
                 options["interpreter_role_id"] = interpreters.id
             await self.bot.store.update_meeting(meeting.id, **options)
             meeting = await self.bot.store.meeting(meeting.id)
+            before = {r.language for r in await self.bot.store.rooms(meeting.id)}
             built = await Builder(self.bot, interaction.guild, meeting, made_now=made_now).build(codes)
+        if meeting.state == "live":  # new channels get the opening notice the others had
+            await self._announce(meeting, "started", only=[c for c in codes if c not in before])
         await self._reply(interaction, self._built_text(meeting, built, made_now=made_now))
 
     @langs.command(name="add", description="Add language channels to a meeting")
@@ -340,13 +343,13 @@ class MeetingCommands(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         step = await meetings.move(self.bot.store, found, "archive")
         problems = await self._read_only(interaction.guild, found) if found.managed else ""
-        if step.ended:
-            await self._finish(interaction, found, step, archived=True)
         await self._reply(
             interaction,
             f"🗄️ **{found.name}** is archived: nothing is relayed any more, its channels are read-only and kept; "
             "`/meeting transcript` still gives its last transcripts until they expire." + problems,
         )
+        if step.ended:
+            await self._finish(interaction, found, step, archived=True)
 
     @meeting.command(name="purge", description="Delete everything Concord keeps of a meeting's messages, now")
     @app_commands.describe(meeting="The meeting's name (typed out, to be sure)")

@@ -51,9 +51,9 @@ def language_list_choices(current: str) -> list[app_commands.Choice[str]]:
     prefix = f"{head}," if head else ""
     taken = {part.strip().lower() for part in head.split(",")}
     return [
-        app_commands.Choice(name=f"{prefix}{lang.english} — {lang.native} ({lang.code})"[-100:], value=prefix + lang.code)
+        app_commands.Choice(name=f"{prefix}{lang.english} — {lang.native} ({lang.code})"[-100:], value=prefix + code)
         for lang in languages.search(last, include_english=False)
-        if lang.code.lower() not in taken and len(prefix + lang.code) <= 100
+        if (code := lang.code).lower() not in taken and len(prefix + code) <= 100
     ][:25]
 
 

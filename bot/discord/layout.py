@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PARTICIPANT = discord.PermissionOverwrite(view_channel=True, send_messages=True, read_message_history=True)
-READ_ONLY = discord.PermissionOverwrite(view_channel=True, send_messages=False, read_message_history=True)
 CONCORD = discord.PermissionOverwrite(
     view_channel=True, send_messages=True, read_message_history=True, embed_links=True, attach_files=True
 )
@@ -63,10 +62,10 @@ class Builder:
 
     # --- the whole build, all or nothing ------------------------------------------------------
 
-    async def build(self, codes: list[str], *, read_only: bool = False) -> Built:
-        """Make or repair the meeting with these languages (besides those it has). `read_only`: archived."""
+    async def build(self, codes: list[str]) -> Built:
+        """Make or repair the meeting with these languages (besides those it has)."""
         try:
-            await self._build(codes, read_only)
+            await self._build(codes)
         except BaseException as exc:
             await self.rollback()
             if isinstance(exc, discord.HTTPException):
@@ -87,7 +86,7 @@ class Builder:
         if self.made_now:
             await self.store.delete_meeting(self.meeting.id)
 
-    async def _build(self, codes: list[str], read_only: bool) -> None:
+    async def _build(self, codes: list[str]) -> None:
         rooms = {r.language: r for r in await self.store.rooms(self.meeting.id)}
         wanted = list(dict.fromkeys(["en", *rooms, *codes]))
         category = await self._category()
@@ -95,7 +94,7 @@ class Builder:
         for code in wanted:
             room = rooms.get(code)
             role = await self._language_role(code, room) if code != "en" else None
-            channel = await self._channel(code, room, category, role, interpreters, read_only)
+            channel = await self._channel(code, room, category, role, interpreters)
             room = Room(channel.id, self.meeting.id, code, role.id if role else None, room.welcome_id if room else None)
             if code == "en":
                 self.built.main, self._main = channel.id, channel
@@ -139,7 +138,8 @@ class Builder:
         found = self.guild.get_role(self.meeting.interpreter_role_id) if self.meeting.interpreter_role_id else None
         if found is not None:
             return found
-        role = await self._new_role(meetings.interpreter_role_name(self.meeting.name))
+        # Mentionable: Concord pings it without Mention Everyone, and parents may call an interpreter too.
+        role = await self._new_role(meetings.interpreter_role_name(self.meeting.name), mentionable=True)
         before = self.meeting.interpreter_role_id
         await self.store.update_meeting(self.meeting.id, interpreter_role_id=role.id)
         self._undo_on_failure(
@@ -151,9 +151,9 @@ class Builder:
         found = self.guild.get_role(room.role_id) if room and room.role_id else None
         return found or await self._new_role(meetings.role_name(self.meeting.name, code))
 
-    async def _new_role(self, name: str) -> discord.Role:
+    async def _new_role(self, name: str, *, mentionable: bool = False) -> discord.Role:
         async with self._step(f"create the role {name}", "Manage Roles"):
-            role = await self.guild.create_role(name=name, mentionable=False, reason=self._reason)
+            role = await self.guild.create_role(name=name, mentionable=mentionable, reason=self._reason)
         self._made(f"role {role.name}", lambda: role.delete(reason=self._undo_reason))
         return role
 
@@ -164,9 +164,8 @@ class Builder:
         category: discord.CategoryChannel,
         role: discord.Role | None,
         interpreters: discord.Role | None,
-        read_only: bool,
     ) -> discord.TextChannel:
-        wanted = self._overwrites(code, role, interpreters, read_only)
+        wanted = self._overwrites(code, role, interpreters)
         found = self.guild.get_channel(room.channel_id) if room else None
         name = meetings.MAIN_CHANNEL if code == "en" else languages.get(code).channel
         if isinstance(found, discord.TextChannel):
@@ -193,13 +192,13 @@ class Builder:
         return channel
 
     def _overwrites(
-        self, code: str, role: discord.Role | None, interpreters: discord.Role | None, read_only: bool
+        self, code: str, role: discord.Role | None, interpreters: discord.Role | None
     ) -> dict[Any, discord.PermissionOverwrite]:
         me = self.guild.me
         everyone = self.guild.default_role
         if code == "en":
-            return {everyone: discord.PermissionOverwrite(send_messages=False if read_only else None), me: CONCORD}
-        seen = READ_ONLY if read_only else PARTICIPANT
+            return {everyone: discord.PermissionOverwrite(), me: CONCORD}
+        seen = PARTICIPANT
         wanted: dict[Any, discord.PermissionOverwrite] = {everyone: discord.PermissionOverwrite(view_channel=False)}
         if role is not None:
             wanted[role] = seen

@@ -82,6 +82,7 @@ async def pick(bot: ConcordBot, interaction: discord.Interaction, meeting_id: in
         )
     drop = [role for r in rooms if r.role_id not in (None, room.role_id) and (role := member.get_role(r.role_id))]
     reason = f"picked {languages.get(code).english} for {meeting.name}"
+    await interaction.response.defer(ephemeral=True, thinking=True)  # role changes may outlast the 3 s to answer
     try:
         if give is not None and member.get_role(give.id) is None:
             await member.add_roles(give, reason=reason)
@@ -93,10 +94,9 @@ async def pick(bot: ConcordBot, interaction: discord.Interaction, meeting_id: in
             "language roles); please tell the facilitator"
         ) from None
     await bot.store.record_pick(meeting_id, member.id, code)
-    await interaction.response.send_message(picked_text(room), ephemeral=True)
+    await interaction.followup.send(picked_text(room), ephemeral=True)
 
 
 def picked_text(room: Room) -> str:
     """Short and mostly names, so it needs no translation: "✅ Tiếng Việt → #tiếng-việt"."""
     return f"✅ **{languages.get(room.language).native}** → <#{room.channel_id}>"
-

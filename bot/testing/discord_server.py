@@ -231,7 +231,7 @@ class FakeDiscord:
         self.token: str | None = None  # when set, REST logins with another token get 401
         self.app_flags = 1 << 19  # GATEWAY_MESSAGE_CONTENT_LIMITED: the intent is on
         self.deny_commands = False
-        self.everyone_permissions = ALL_PERMISSIONS
+        self.everyone_permissions = ALL_PERMISSIONS & ~ADMINISTRATOR  # so channel overwrites count
         self.roles: list[dict[str, Any]] = []  # besides @everyone
         self.member_roles: dict[int, set[int]] = {}  # user id -> role ids given through the API
         self.audit: list[str] = []  # "METHOD path" of every structural change the bot made, in order
@@ -609,6 +609,13 @@ class FakeDiscord:
             del self.webhooks[wid]
         await self.dispatch("CHANNEL_DELETE", channel)
 
+    async def delete_role(self, role_id: int) -> None:
+        """An admin deletes a role; members lose it and the bot sees GUILD_ROLE_DELETE."""
+        self.roles = [r for r in self.roles if int(r["id"]) != role_id]
+        for held in self.member_roles.values():
+            held.discard(role_id)
+        await self.dispatch("GUILD_ROLE_DELETE", {"guild_id": str(self.guild_id), "role_id": str(role_id)})
+
     async def disconnect(self, *, resume: bool = False) -> None:
         """Drop the gateway connection. Without `resume` the bot's RESUME is refused (INVALID_SESSION), so it
         starts a new session: what happened in between is not replayed. Clear `gateway_open` first to keep
@@ -912,7 +919,8 @@ class FakeDiscord:
         roles: tuple[int, ...] | list[int] = (),
         **options: str | int | bool | Upload,
     ) -> InteractionCall:
-        """Someone runs `/command subcommand option:value ...` in a channel (INTERACTION_CREATE).
+        """Someone runs `/command subcommand option:value ...` in a channel (INTERACTION_CREATE); `subcommand`
+        may be "group subcommand".
 
         Option types follow the values: str, int, bool, or an `Upload` (an attachment option)."""
         opts: list[dict[str, Any]] = []
@@ -924,8 +932,11 @@ class FakeDiscord:
             else:
                 kind = 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 3
                 opts.append({"name": name, "type": kind, "value": value})
-        if subcommand:
-            opts = [{"name": subcommand, "type": 1, "options": opts}]
+        if subcommand:  # "group sub" for a subcommand of a subcommand group
+            *group, sub = subcommand.split()
+            opts = [{"name": sub, "type": 1, "options": opts}]
+            if group:
+                opts = [{"name": group[0], "type": 2, "options": opts}]
         data: dict[str, Any] = {"id": str(self.snowflake()), "name": command, "type": 1, "options": opts}
         if attachments:
             data["resolved"] = {"attachments": attachments}
