@@ -74,6 +74,8 @@ async def move(store: Store, meeting: Meeting, action: str, *, now: float | None
         await store.set_meeting_state(meeting.id, "live", started_at=now, restart_cursors=True)
         return Step("live", "started", ended=False)
     if action == "pause":
+        if meeting.always_on:
+            raise MeetingError(f"{name} is always on, so it cannot be paused; `/meeting end` ends it")
         if state != "live":
             raise MeetingError(f"{name} is not live ({state}); `/meeting start` starts it")
         await store.set_meeting_state(meeting.id, "paused")

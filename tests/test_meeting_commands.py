@@ -163,6 +163,24 @@ async def test_create_again_repairs_only_what_is_missing(bot, server, store):
     }
 
 
+async def test_a_run_stopped_halfway_leaves_nothing_the_next_run_makes_twice(bot, server, store):
+    # What a `/meeting create` killed right after Discord made them leaves: not yet recorded in the database.
+    await store.create_managed_meeting(server.guild_id, "ELAC", always_on=False)
+    category = server.add_channel("ELAC", kind=4)
+    spanish = server.add_channel("español", parent_id=category)
+    role = await server.add_role("ELAC · Español")
+    for channel in (category, spanish):
+        await server.dispatch("CHANNEL_CREATE", server.channels[channel])
+    await asyncio.sleep(0.05)
+
+    await run(server, server.lobby, "create", name="ELAC", languages="es,vi")
+
+    made = rooms(server)
+    assert server.named("ELAC", kind=4) == [category] and server.named("español") == [spanish]
+    assert made["es"] == Room(spanish, role) and server.role_named("ELAC · Español") == [role]
+    assert server.can_view(spanish, 1, [role]) and not server.can_view(spanish, 1)
+
+
 async def test_missing_manage_roles_is_one_clear_error_and_nothing_is_created(server, quiet, store, translator,
                                                                                monkeypatch):  # fmt: skip
     server.everyone_permissions &= ~MANAGE_ROLES
@@ -248,7 +266,9 @@ async def test_a_whole_meeting_for_six_languages_from_slash_commands(bot, server
     assert started["en"] == "▶️ **ELAC** has started. Messages are translated from now on."
 
     await server.post(main, f"IEP meeting at 6:00 PM, <@{maria['id']}>.", author=carmen)
-    await server.wait_until(lambda: len(server.by_bot(ar)) == 3 and len(server.by_bot(mix)) == 4, seconds=5)
+    await server.wait_until(
+        lambda: len(server.by_bot(es)) == 3 and len(server.by_bot(ar)) == 3 and len(server.by_bot(mix)) == 4, seconds=5
+    )
     assert server.by_bot(es)[-1].content == f"[es] IEP meeting at 6:00 PM, <@{maria['id']}>."
     copy = server.by_bot(ar)[-1].content
     assert copy == mark_rtl(f"[ع] IEP meeting at 6:00 PM, <@{maria['id']}>.")

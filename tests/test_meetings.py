@@ -115,6 +115,8 @@ async def test_always_on_meeting_relays_before_start_and_after_end_until_archive
     await store.update_meeting(elac.id, always_on=True)
     assert await store.channel(ES) is not None
     await act(store, elac.id, "start")
+    with pytest.raises(MeetingError, match="always on"):  # a pause would not stop it: refused, not pretended
+        await act(store, elac.id, "pause")
     await act(store, elac.id, "end")
     assert await store.channel(ES) is not None
     await act(store, elac.id, "archive")

@@ -95,7 +95,8 @@ class Builder:
             room = rooms.get(code)
             role = await self._language_role(code, room) if code != "en" else None
             channel = await self._channel(code, room, category, role, interpreters)
-            room = Room(channel.id, self.meeting.id, code, role.id if role else None, room.welcome_id if room else None)
+            welcome = room.welcome_id if room and room.channel_id == channel.id else None
+            room = Room(channel.id, self.meeting.id, code, role.id if role else None, welcome)
             if code == "en":
                 self.built.main, self._main = channel.id, channel
             else:
@@ -121,7 +122,11 @@ class Builder:
 
     async def _category(self) -> discord.CategoryChannel:
         found = self.guild.get_channel(self.meeting.category_id) if self.meeting.category_id else None
+        if not isinstance(found, discord.CategoryChannel):
+            found = await self._unclaimed_category()
         if isinstance(found, discord.CategoryChannel):
+            if found.id != self.meeting.category_id:
+                await self.store.update_meeting(self.meeting.id, category_id=found.id)
             return found
         async with self._step(f"create the category {self.meeting.name}", "Manage Channels"):
             category = await self.guild.create_category(self.meeting.name, reason=self._reason)
@@ -149,7 +154,18 @@ class Builder:
 
     async def _language_role(self, code: str, room: Room | None) -> discord.Role:
         found = self.guild.get_role(room.role_id) if room and room.role_id else None
-        return found or await self._new_role(meetings.role_name(self.meeting.name, code))
+        name = meetings.role_name(self.meeting.name, code)
+        # A role of that name no channel of the meeting holds was made by a run that stopped (a crash) before
+        # recording it: take it rather than make a second one.
+        taken = {r.role_id for r in await self.store.rooms(self.meeting.id)}
+        found = found or next((r for r in self.guild.roles if r.name == name and r.id not in taken), None)
+        return found or await self._new_role(name)
+
+    async def _unclaimed_category(self) -> discord.CategoryChannel | None:
+        """A category named like the meeting that no meeting records (a run that stopped before recording it)."""
+        claimed = {m.category_id for m in await self.store.meetings(self.guild.id)}
+        named = [c for c in self.guild.categories if c.name == self.meeting.name and c.id not in claimed]
+        return named[0] if len(named) == 1 else None
 
     async def _new_role(self, name: str, *, mentionable: bool = False) -> discord.Role:
         async with self._step(f"create the role {name}", "Manage Roles"):
@@ -168,6 +184,12 @@ class Builder:
         wanted = self._overwrites(code, role, interpreters)
         found = self.guild.get_channel(room.channel_id) if room else None
         name = meetings.MAIN_CHANNEL if code == "en" else languages.get(code).channel
+        if not isinstance(found, discord.TextChannel):  # one a stopped run made in the category, unrecorded
+            for candidate in category.text_channels:
+                if candidate.name == name and await self.store.meeting_of_channel(candidate.id) is None:
+                    found = candidate
+                    await self._link(candidate, code, room, role)
+                    break
         if isinstance(found, discord.TextChannel):
             drifted = {t.id: o.pair() for t, o in found.overwrites.items() if t.id in {k.id for k in wanted}}
             if drifted != {t.id: o.pair() for t, o in wanted.items()} or found.category_id != category.id:
@@ -185,11 +207,18 @@ class Builder:
                 reason=self._reason,
             )
         self._made(f"channel #{channel.name}", lambda: channel.delete(reason=self._undo_reason))
-        if room is not None:  # its channel was deleted: this one takes its place
+        await self._link(channel, code, room, role)
+        return channel
+
+    async def _link(
+        self, channel: discord.TextChannel, code: str, room: Room | None, role: discord.Role | None
+    ) -> None:
+        """Record a channel (and its role) as the meeting's channel for a language, at once."""
+        if room is not None and room.channel_id != channel.id:  # its channel was deleted: this one takes its place
             await self.store.unlink_channel(room.channel_id)
         await self.store.link_channel(channel.id, self.meeting.id, code)
+        await self.store.set_room(channel.id, role_id=role.id if role else None, welcome_id=None)
         self._undo_on_failure(f"link of #{channel.name}", lambda: self.store.unlink_channel(channel.id))
-        return channel
 
     def _overwrites(
         self, code: str, role: discord.Role | None, interpreters: discord.Role | None
@@ -197,9 +226,9 @@ class Builder:
         me = self.guild.me
         everyone = self.guild.default_role
         if code == "en":
-            return {everyone: discord.PermissionOverwrite(), me: CONCORD}
-        seen = PARTICIPANT
+            return {me: CONCORD}  # open to everyone: the facilitator speaks and the picker waits there
         wanted: dict[Any, discord.PermissionOverwrite] = {everyone: discord.PermissionOverwrite(view_channel=False)}
+        seen = PARTICIPANT
         if role is not None:
             wanted[role] = seen
         facilitators = role_lookup(self.bot.facilitators, self.guild).role_id
