@@ -536,6 +536,7 @@ class MeetingCommands(commands.Cog):
             await interaction.followup.send(fit(head) if start == 0 else "…", files=batch, ephemeral=True)
         if not to_channels:
             return
+        failed = []
         for room in await self.bot.store.rooms(meeting.id):
             channel = self.bot.get_channel(room.channel_id)
             mine = [f for f in files if f.language == room.language]
@@ -548,6 +549,9 @@ class MeetingCommands(commands.Cog):
                 )
             except discord.HTTPException as exc:
                 log.warning("could not post the transcript in %s: %s %s", room.channel_id, exc.status, exc.text)
+                failed.append(f"<#{room.channel_id}> ({exc.status} {exc.text})")
+        if failed:
+            await self._reply(interaction, f"⚠️ The transcript could not be posted in: {', '.join(failed)}.")
 
     def _names(self, guild: discord.Guild | None) -> meetings.Names:
         async def names(kind: str, ident: int) -> str | None:

@@ -674,6 +674,16 @@ class FakeDiscord:
     def _needs(self, permission: int) -> web.Response | None:
         return None if self.bot_can(permission) else _error(403, "Missing Permissions", 50013)
 
+    def _channel_needing(self, request: web.Request, *permissions: int) -> int | web.Response:
+        """The channel a route names, or Discord's answer: 404 Unknown Channel, or 403 without any of
+        `permissions` (one of them is enough)."""
+        cid = self._channel_or_none(request)
+        if cid is None:
+            return _error(404, "Unknown Channel", 10003)
+        if permissions and not any(self.bot_can(p) for p in permissions):
+            return _error(403, "Missing Permissions", 50013)
+        return cid
+
     def _structure(self, request: web.Request) -> None:
         self.audit.append(f"{request.method} {request.path.removeprefix(API)}")
         self._touch()
@@ -708,11 +718,9 @@ class FakeDiscord:
         return _json(self.channels[cid], 201)
 
     async def _edit_channel(self, request: web.Request) -> web.Response:
-        cid = self._channel_or_none(request)
-        if cid is None:
-            return _error(404, "Unknown Channel", 10003)
-        if (refused := self._needs(MANAGE_CHANNELS)) is not None:
-            return refused
+        cid = self._channel_needing(request, MANAGE_CHANNELS)
+        if isinstance(cid, web.Response):
+            return cid
         body = await self._body(request)
         if "permission_overwrites" in body and (refused := self._needs(MANAGE_ROLES)) is not None:
             return refused
@@ -729,22 +737,18 @@ class FakeDiscord:
         return _json(channel)
 
     async def _delete_channel(self, request: web.Request) -> web.Response:
-        cid = self._channel_or_none(request)
-        if cid is None:
-            return _error(404, "Unknown Channel", 10003)
-        if (refused := self._needs(MANAGE_CHANNELS)) is not None:
-            return refused
+        cid = self._channel_needing(request, MANAGE_CHANNELS)
+        if isinstance(cid, web.Response):
+            return cid
         channel = self.channels[cid]
         self._structure(request)
         await self.delete_channel(cid)
         return _json(channel)
 
     async def _put_overwrite(self, request: web.Request) -> web.Response:
-        cid = self._channel_or_none(request)
-        if cid is None:
-            return _error(404, "Unknown Channel", 10003)
-        if (refused := self._needs(MANAGE_ROLES)) is not None:
-            return refused
+        cid = self._channel_needing(request, MANAGE_ROLES)
+        if isinstance(cid, web.Response):
+            return cid
         body = await self._body(request)
         target = request.match_info["oid"]
         channel = self.channels[cid]
@@ -755,11 +759,9 @@ class FakeDiscord:
         return web.Response(status=204)
 
     async def _pin(self, request: web.Request) -> web.Response:
-        cid = self._channel_or_none(request)
-        if cid is None:
-            return _error(404, "Unknown Channel", 10003)
-        if not (self.bot_can(PIN_MESSAGES) or self.bot_can(MANAGE_MESSAGES)):
-            return _error(403, "Missing Permissions", 50013)
+        cid = self._channel_needing(request, PIN_MESSAGES, MANAGE_MESSAGES)
+        if isinstance(cid, web.Response):
+            return cid
         msg = self._message_or_none(request)
         if msg is None:
             return _error(404, "Unknown Message", 10008)
