@@ -29,7 +29,6 @@ from bot.bidi import for_discord
 from bot.discord.errors import BotLacks, NotFacilitator, require_role
 from bot.discord.helpers import (
     MEETING_NEEDS,
-    NO_PINGS,
     RELAY_NEEDS,
     fit,
     lacking,
@@ -37,11 +36,12 @@ from bot.discord.helpers import (
     language_list_choices,
     message_link,
 )
-from bot.discord.layout import Builder, Built, remove_language
+from bot.discord.layout import Builder, Built, make_read_only, remove_language
+from bot.discord.meeting_posts import announce, as_file, call_interpreters, post_transcripts, transcript_files
 from bot.discord.views import LanguagePicker
 from bot.meetings import MeetingError
 from bot.store import Meeting
-from bot.transcripts import attendance, attendance_text, labels, transcripts
+from bot.transcripts import labels
 
 if TYPE_CHECKING:
     from bot.discord.bot import ConcordBot
@@ -243,7 +243,7 @@ class MeetingCommands(commands.Cog):
             before = {r.language for r in await self.bot.store.rooms(meeting.id)}
             built = await Builder(self.bot, interaction.guild, meeting, made_now=made_now).build(codes)
         if meeting.state == "live":  # new channels get the opening notice the others had
-            await self._announce(meeting, "started", only=[c for c in codes if c not in before])
+            await announce(self.bot, meeting, "started", only=[c for c in codes if c not in before])
         await self._reply(interaction, self._built_text(meeting, built, made_now=made_now))
 
     @langs.command(name="add", description="Add language channels to a meeting")
@@ -259,7 +259,7 @@ class MeetingCommands(commands.Cog):
             built = await Builder(self.bot, interaction.guild, found, made_now=False).build(codes)
         added = [c for c in codes if c not in before]
         if found.state == "live":  # the new channels get the opening notice the others had
-            await self._announce(found, "started", only=added)
+            await announce(self.bot, found, "started", only=added)
         await self._reply(interaction, self._built_text(found, built, made_now=False))
 
     @langs.command(name="remove", description="Remove language channels (and their roles) from a meeting")
@@ -297,7 +297,7 @@ class MeetingCommands(commands.Cog):
         self._bot_needs(interaction, RELAY_NEEDS, "run a meeting")
         await interaction.response.defer(ephemeral=True, thinking=True)
         step = await meetings.move(self.bot.store, found, "start")
-        problems = await self._announce(found, step.notice)
+        problems = await announce(self.bot, found, step.notice)
         verb = "resumed" if step.notice == "resumed" else "live"
         await self._reply(
             interaction,
@@ -312,7 +312,7 @@ class MeetingCommands(commands.Cog):
         found = await self._meeting(interaction, meeting)
         await interaction.response.defer(ephemeral=True, thinking=True)
         step = await meetings.move(self.bot.store, found, "pause")
-        problems = await self._announce(found, step.notice)
+        problems = await announce(self.bot, found, step.notice)
         always = " (it is always on, so messages are still relayed)" if found.always_on else ""
         await self._reply(interaction, f"⏸️ **{found.name}** is paused{always}. `/meeting start` resumes it." + problems)
 
@@ -342,7 +342,7 @@ class MeetingCommands(commands.Cog):
             self._bot_needs(interaction, {"Manage Roles": MEETING_NEEDS["Manage Roles"]}, "archive the meeting")
         await interaction.response.defer(ephemeral=True, thinking=True)
         step = await meetings.move(self.bot.store, found, "archive")
-        problems = await self._read_only(interaction.guild, found) if found.managed else ""
+        problems = await make_read_only(interaction.guild, self.bot.store, found) if found.managed else ""
         await self._reply(
             interaction,
             f"🗄️ **{found.name}** is archived: nothing is relayed any more, its channels are read-only and kept; "
@@ -426,24 +426,9 @@ class MeetingCommands(commands.Cog):
         if self._chained is not None:
             self._chained(source_id, channel_id, translation)
         if getattr(translation, "unsupported", False) and self.bursts.starts(channel_id):
-            task = asyncio.ensure_future(self._call_interpreters(channel_id))
+            task = asyncio.ensure_future(call_interpreters(self.bot, channel_id))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-
-    async def _call_interpreters(self, channel_id: int) -> None:
-        """A burst of messages no engine translates began in a channel: ping the meeting's interpreters, once."""
-        try:
-            meeting = await self.bot.store.meeting_of_channel(channel_id)
-            channel = self.bot.get_channel(channel_id)
-            if meeting is None or meeting.interpreter_role_id is None or channel is None:
-                return
-            role = discord.Object(meeting.interpreter_role_id)
-            await channel.send(
-                f"🗣️ <@&{role.id}> — messages here need an interpreter.",
-                allowed_mentions=discord.AllowedMentions(everyone=False, users=False, roles=[role]),
-            )
-        except Exception:
-            log.exception("could not call the interpreters in channel %s", channel_id)
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -482,36 +467,13 @@ class MeetingCommands(commands.Cog):
             raise MeetingError(f"**{found.name}** is archived")
         return found
 
-    async def _announce(self, meeting: Meeting, kind: str | None, *, only: list[str] | None = None) -> str:
-        """Post a notice in every channel of the meeting, each in its language. Returns a line about channels
-        where it could not be posted ('' when none)."""
-        if kind is None:
-            return ""
-        rooms = [r for r in await self.bot.store.rooms(meeting.id) if only is None or r.language in only]
-
-        async def one(channel_id: int, code: str) -> str | None:
-            channel = self.bot.get_channel(channel_id)
-            if channel is None:
-                return f"<#{channel_id}> (not found)"
-            text = await meetings.localized(
-                kind, code, meeting=meeting.name, translator=self.bot.translator, keep_days=self.bot.settings.keep_days
-            )
-            try:
-                await channel.send(fit(text), allowed_mentions=NO_PINGS)
-            except discord.HTTPException as exc:
-                return f"<#{channel_id}> ({exc.status} {exc.text})"
-            return None
-
-        failed = [f for f in await asyncio.gather(*(one(r.channel_id, r.language) for r in rooms)) if f]
-        return f"\n⚠️ The notice could not be posted in: {', '.join(failed)}." if failed else ""
-
     async def _finish(
         self, interaction: discord.Interaction, meeting: Meeting, step: meetings.Step, *, archived: bool = False
     ) -> None:
         """The end of a session: messages on their way delivered, the closing notice, attendance, transcripts."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.bot.engine.drain(), DRAIN_BEFORE_END)
-        problems = await self._announce(meeting, step.notice)
+        problems = await announce(self.bot, meeting, step.notice)
         ended = await self.bot.store.meeting(meeting.id)
         if not archived:
             still = " It is always on, so messages are still relayed." if ended.always_on else ""
@@ -519,76 +481,14 @@ class MeetingCommands(commands.Cog):
         await self._send_transcripts(interaction, ended, to_channels=ended.share_transcripts)
 
     async def _send_transcripts(self, interaction: discord.Interaction, meeting: Meeting, *, to_channels: bool) -> None:
-        """Attendance and one Markdown and one HTML transcript per language, to the facilitator (and, when the
+        """Attendance and the transcripts to the facilitator, in messages of at most 10 files (and, when the
         meeting allows it, each language's pair to its channel)."""
-        guild = interaction.guild
-        record = await meetings.record(
-            self.bot.store, meeting, names=self._names(guild), timezone=self.bot.settings.timezone
-        )
-        files = transcripts(record)
-        summary = attendance_text(attendance(record))
-        head = f"📄 Transcripts of **{meeting.name}** ({len(record.entries)} messages), one per language:\n{summary}"
+        head, files = await transcript_files(self.bot, interaction.guild, meeting)
         for start in range(0, len(files), FILES_PER_MESSAGE):
-            batch = [
-                discord.File(io.BytesIO(f.content.encode()), filename=f.filename)
-                for f in files[start : start + FILES_PER_MESSAGE]
-            ]
+            batch = [as_file(f) for f in files[start : start + FILES_PER_MESSAGE]]
             await interaction.followup.send(fit(head) if start == 0 else "…", files=batch, ephemeral=True)
-        if not to_channels:
-            return
-        failed = []
-        for room in await self.bot.store.rooms(meeting.id):
-            channel = self.bot.get_channel(room.channel_id)
-            mine = [f for f in files if f.language == room.language]
-            if channel is None or not mine:
-                continue
-            batch = [discord.File(io.BytesIO(f.content.encode()), filename=f.filename) for f in mine]
-            try:
-                await channel.send(
-                    f"📄 {labels(room.language).transcript}: **{meeting.name}**", files=batch, allowed_mentions=NO_PINGS
-                )
-            except discord.HTTPException as exc:
-                log.warning("could not post the transcript in %s: %s %s", room.channel_id, exc.status, exc.text)
-                failed.append(f"<#{room.channel_id}> ({exc.status} {exc.text})")
-        if failed:
-            await self._reply(interaction, f"⚠️ The transcript could not be posted in: {', '.join(failed)}.")
-
-    def _names(self, guild: discord.Guild | None) -> meetings.Names:
-        async def names(kind: str, ident: int) -> str | None:
-            if guild is None:
-                return None
-            if kind == "role":
-                role = guild.get_role(ident)
-                return role.name if role else None
-            if kind == "channel":
-                channel = guild.get_channel(ident)
-                return channel.name if channel else None
-            member = guild.get_member(ident) or self.bot.get_user(ident)
-            if member is None:
-                with contextlib.suppress(discord.HTTPException):
-                    member = await self.bot.fetch_user(ident)
-            return member.display_name if member else None
-
-        return names
-
-    async def _read_only(self, guild: discord.Guild, meeting: Meeting) -> str:
-        """An archived meeting's channels: everyone who saw them still does, nobody but Concord writes."""
-        failed = []
-        for room in await self.bot.store.rooms(meeting.id):
-            channel = guild.get_channel(room.channel_id)
-            if channel is None:
-                continue
-            targets = [guild.default_role] + ([r] if room.role_id and (r := guild.get_role(room.role_id)) else [])
-            try:
-                for target in targets:
-                    overwrite = channel.overwrites_for(target)
-                    overwrite.send_messages = False
-                    await channel.set_permissions(
-                        target, overwrite=overwrite, reason=f"Concord: {meeting.name} archived"
-                    )
-            except discord.HTTPException as exc:
-                failed.append(f"<#{room.channel_id}> ({exc.status} {exc.text})")
-        return f"\n⚠️ Could not make these read-only: {', '.join(failed)}." if failed else ""
+        if to_channels and (problems := await post_transcripts(self.bot, meeting, files)):
+            await self._reply(interaction, "⚠️ The transcript could not be posted in: " + problems)
 
     async def _reply(self, interaction: discord.Interaction, text: str, **kwargs: object) -> None:
         if interaction.response.is_done():

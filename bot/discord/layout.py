@@ -25,7 +25,7 @@ from bot import languages, meetings
 from bot.discord.errors import SetupError, role_lookup
 from bot.discord.helpers import NO_PINGS, fit
 from bot.discord.views import picker_view
-from bot.store import Meeting, Room
+from bot.store import Meeting, Room, Store
 
 if TYPE_CHECKING:
     from bot.discord.bot import ConcordBot
@@ -336,3 +336,21 @@ async def remove_language(bot: ConcordBot, guild: discord.Guild, meeting: Meetin
     if role is not None:
         with contextlib.suppress(discord.NotFound):
             await role.delete(reason=reason)
+
+
+async def make_read_only(guild: discord.Guild, store: Store, meeting: Meeting) -> str:
+    """An archived meeting's channels: everyone who saw them still does, nobody but Concord writes."""
+    failed = []
+    for room in await store.rooms(meeting.id):
+        channel = guild.get_channel(room.channel_id)
+        if channel is None:
+            continue
+        targets = [guild.default_role] + ([r] if room.role_id and (r := guild.get_role(room.role_id)) else [])
+        try:
+            for target in targets:
+                overwrite = channel.overwrites_for(target)
+                overwrite.send_messages = False
+                await channel.set_permissions(target, overwrite=overwrite, reason=f"Concord: {meeting.name} archived")
+        except discord.HTTPException as exc:
+            failed.append(f"<#{room.channel_id}> ({exc.status} {exc.text})")
+    return f"\n⚠️ Could not make these read-only: {', '.join(failed)}." if failed else ""
