@@ -313,8 +313,7 @@ class MeetingCommands(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         step = await meetings.move(self.bot.store, found, "pause")
         problems = await announce(self.bot, found, step.notice)
-        always = " (it is always on, so messages are still relayed)" if found.always_on else ""
-        await self._reply(interaction, f"⏸️ **{found.name}** is paused{always}. `/meeting start` resumes it." + problems)
+        await self._reply(interaction, f"⏸️ **{found.name}** is paused. `/meeting start` resumes it." + problems)
 
     @meeting.command(name="end", description="End the meeting: closing notice, attendance and transcripts")
     @app_commands.describe(meeting=MEETING_OPTION)
@@ -393,7 +392,8 @@ class MeetingCommands(commands.Cog):
             text = (
                 f"This is the original message ({describe(source.language)})."
                 if source is not None
-                else "This is not a message Concord relayed, so it has no other original."
+                else "Concord has no original for this message: it is not a relayed copy, or its original is no "
+                "longer kept (purged, or older than the retention period)."
             )
             await self._reply(interaction, text)
             return
