@@ -44,7 +44,7 @@ async def prepare_database(settings: Settings) -> None:
     from bot.store import Store
 
     async with await Store.open(settings.database) as store:
-        await seed(Glossary(store), settings)
+        await seed(Glossary.configured(store, settings), settings)
     print(f"database ready: {settings.database}", file=sys.stderr)
 
 
@@ -73,13 +73,13 @@ def cmd_glossary(args: argparse.Namespace) -> int:
 
     async def work() -> int:
         async with await Store.open(settings.database) as store:
-            glossary = Glossary(store)
+            glossary = Glossary.configured(store, settings)
             await seed(glossary, settings)  # as on the bot's first run, so a new install has its terms
             if args.action == "import":
                 try:
                     summary = await glossary.import_file(
                         Path(args.file), by=args.by, force=args.force, language=args.language,
-                        guild_id=args.guild, status=args.status,
+                        guild_id=args.guild, status=args.status, max_bytes=settings.glossary_import_max_kb * 1024,
                     )  # fmt: skip
                 except WouldOverwrite as exc:
                     print(f"error: {exc}", file=sys.stderr)
@@ -90,7 +90,7 @@ def cmd_glossary(args: argparse.Namespace) -> int:
                 exported.append(await glossary.export(args.language, args.format, args.guild))
                 return 0
             if args.action == "stats":
-                from bot import glossary_stats
+                from bot.glossary import stats as glossary_stats
 
                 stats = await glossary_stats.compute(store, args.guild)
                 render = glossary_stats.as_json if args.format == "json" else glossary_stats.as_table

@@ -515,7 +515,7 @@ def settings_translator(cfg: BenchConfig) -> TranslatorFactory:
     settings = Settings(**overrides)
 
     def make(store: Store) -> TranslationService:
-        return build_translator(settings, store)
+        return build_translator(settings, store, Glossary.configured(store, settings))
 
     return make
 

@@ -136,6 +136,15 @@ class Settings(BaseSettings):
     # TESTING ONLY: a Discord-compatible server instead of discord.com, e.g. http://127.0.0.1:PORT/api/v10
     # (the loopback server of bot/testing). Never set it in production; the bot warns when it is set.
     discord_api_base: str | None = Field(None, description="testing only: a Discord-compatible server's API URL")
+    # Glossary: "repair" translates the message as it is and replaces only the terms the engine got wrong, at
+    # their place; "protect" sends terms as placeholders first (README, "Glossaries", has the measured figures).
+    glossary_strategy: Literal["repair", "protect"] = "repair"
+    glossary_session_gap_hours: float = Field(
+        6.0, gt=0, le=720, description="hours without a message after which a meeting expands its acronyms again"
+    )
+    glossary_import_max_kb: int = Field(
+        1024, ge=1, le=102400, description="largest glossary file imported, per file, from Discord or the CLI"
+    )
 
     # A role ID (Server Settings -> Roles -> right-click -> Copy Role ID), or a name resolved once per server.
     volunteer_role: str | None = Field("Volunteer", description="role that may change glossary terms")

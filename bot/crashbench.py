@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import languages
-from bot.bench import ServerProcess
+from bot.bench import BenchConfig, ServerProcess
 from bot.store import Store
 from bot.testing.discord_server import FakeDiscord
 
@@ -323,7 +323,7 @@ def cmd_crash(args: argparse.Namespace) -> int:
     --jitter-ms, --channel-limit and --json apply; --stops and --scenario are its own."""
     cfg = CrashConfig(
         messages=args.messages,
-        languages=args.languages,
+        languages=args.languages if args.languages is not None else BenchConfig.languages,
         rate=args.rate,
         seed=args.seed,
         latency_ms=args.latency_ms,

@@ -120,17 +120,16 @@ async def run(
     sink = TerminalSink(names=names, out=sys.stdout, _ids=ids) if live else MemorySink(_ids=ids)
     store = await Store.open(database)
     try:
-        if glossary:  # the seed glossaries, as a freshly installed bot has them
+        terms = Glossary.configured(store, settings) if glossary else None
+        if terms is not None:  # the seed glossaries, as a freshly installed bot has them
             try:
-                await Glossary(store).seed(settings.glossary_dir)
+                await terms.seed(settings.glossary_dir)
             except GlossaryError as exc:  # as at the bot's start: a broken seed only warns
                 notes.append(f"warning: seed glossaries not loaded: {exc}")
-        translator = build_translator(settings, store)
+        translator = build_translator(settings, store, terms)
     except BaseException:
         await store.close()  # or aiosqlite's thread keeps the process alive
         raise
-    if not glossary:
-        translator.glossary = None
     engine = RelayEngine(store, translator, sink, retry_every=0)
     try:
         meeting = await store.create_meeting(guild_id=0, name=name)

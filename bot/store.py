@@ -21,7 +21,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.glossary import AuditEntry, Change, Concept, Rendering
+from bot.glossary.models import AuditEntry, Change, Concept, Rendering, Stale
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,18 @@ MIGRATIONS: list[str] = [
             (CAST(strftime('%s', 'now') AS INTEGER) * 1000 - 1420070400000) << 22)
         FROM channels c;
     """,
-    # 6: meetings run from slash commands (bot/meetings.py). state: ready | live | paused | ended | archived;
+    # 6: glossary senses (phrases where a term's word is not the term), a case policy per rendering, and
+    # meeting sessions: a keep-expand term is introduced again after a long silence (first mention per session).
+    """
+    ALTER TABLE glossary_concepts ADD COLUMN exceptions TEXT NOT NULL DEFAULT '';  -- '|'-separated
+    ALTER TABLE glossary_renderings ADD COLUMN case_policy TEXT NOT NULL DEFAULT 'auto';  -- auto | exact
+    CREATE TABLE glossary_sessions (
+        meeting_id INTEGER PRIMARY KEY,
+        started_at REAL NOT NULL,
+        last_at REAL NOT NULL
+    );
+    """,
+    # 7: meetings run from slash commands (bot/meetings.py). state: ready | live | paused | ended | archived;
     # `active` (relaying) follows it: live, or always_on and not archived. Meetings linked by hand before this
     # (and by `/concord link`) are always on, so they keep relaying as they did. managed: made by `/meeting
     # create`, which records each Discord object it makes (category, picker message, interpreter role; per
@@ -1148,10 +1159,12 @@ class Store:
             rows = await cur.fetchall()
         return [_rendering(r) for r in rows]
 
-    async def apply_glossary(self, changes: Sequence[Change], by: str) -> int:
+    async def apply_glossary(self, changes: Sequence[Change], by: str, *, unchanged_since: int | None = None) -> int:
         """Write glossary changes and their audit rows in one transaction; returns the new version.
 
-        Each row (concept, or rendering per language and server) appears at most once in `changes`."""
+        Each row (concept, or rendering per language and server) appears at most once in `changes`.
+        `unchanged_since`: a version the writer read; when a changed rendering (its server's row or the shared
+        one) was written after it, nothing is written and Stale names that change (two reviewers, one draft)."""
         now = time.time()
         concept_rows, concept_deletes, rendering_rows, rendering_deletes, audit = [], [], [], [], []
         for change in changes:
@@ -1163,7 +1176,8 @@ class Store:
                 if isinstance(after, Concept):
                     concept_rows.append((
                         after.key, after.guild_id, after.term, after.type, after.policy, after.expansion,
-                        "|".join(after.en_variants), after.definition, after.updated_by, after.updated_at,
+                        "|".join(after.en_variants), after.definition, "|".join(after.exceptions), after.updated_by,
+                        after.updated_at,
                     ))  # fmt: skip
                 else:
                     concept_deletes.append((row.key, row.guild_id))
@@ -1173,12 +1187,19 @@ class Store:
                     rendering_rows.append((
                         after.concept_key, after.language, after.guild_id, after.preferred, "|".join(after.variants),
                         "|".join(after.forbidden), int(after.case_sensitive), after.status, after.source,
-                        after.notes, after.updated_by, after.updated_at,
+                        after.notes, after.case, after.updated_by, after.updated_at,
                     ))  # fmt: skip
                 else:
                     rendering_deletes.append(ident)
             audit.append((now, by, change.action, *ident, _json(change.before), _json(after)))
         async with self.transaction():  # all or nothing, audit rows (the version) included
+            if unchanged_since is not None:
+                for change in changes:
+                    row = change.after or change.before
+                    if isinstance(row, Rendering):
+                        newer = await self._glossary_change_since(row, unchanged_since)
+                        if newer is not None:
+                            raise Stale(newer)
             await self._run_many(
                 "DELETE FROM glossary_renderings WHERE concept_key = ? AND language = ? AND guild_id = ?",
                 rendering_deletes,
@@ -1186,13 +1207,14 @@ class Store:
             await self._run_many("DELETE FROM glossary_concepts WHERE key = ? AND guild_id = ?", concept_deletes)
             await self._run_many(
                 "INSERT OR REPLACE INTO glossary_concepts (key, guild_id, term, type, policy, expansion,"
-                " en_variants, definition, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " en_variants, definition, exceptions, updated_by, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 concept_rows,
             )
             await self._run_many(
                 "INSERT OR REPLACE INTO glossary_renderings (concept_key, language, guild_id, preferred, variants,"
-                " forbidden, case_sensitive, status, source, notes, updated_by, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " forbidden, case_sensitive, status, source, notes, case_policy, updated_by, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rendering_rows,
             )
             await self._run_many(
@@ -1218,26 +1240,52 @@ class Store:
             rows = await cur.fetchall()
         return [_audit(r) for r in rows]
 
+    async def _glossary_change_since(self, row: Rendering, version: int) -> AuditEntry | None:
+        """The latest change after `version` to this rendering in its server's view (its row or the shared one)."""
+        async with self.db.execute(
+            "SELECT * FROM glossary_audit WHERE concept_key = ? AND language = ? AND guild_id IN (0, ?) AND id > ?"
+            " ORDER BY id DESC LIMIT 1",
+            (row.concept_key, row.language, row.guild_id, version),
+        ) as cur:
+            found = await cur.fetchone()
+        return _audit(found) if found else None
+
     async def glossary_audit_entry(self, audit_id: int) -> AuditEntry | None:
         async with self.db.execute("SELECT * FROM glossary_audit WHERE id = ?", (audit_id,)) as cur:
             row = await cur.fetchone()
         return _audit(row) if row else None
 
-    async def glossary_mentions(self, meeting_id: int, language: str, since: float) -> dict[str, int]:
-        """concept key -> the message that first mentioned (and expanded) it in this meeting and language."""
+    async def glossary_session(self, meeting_id: int) -> tuple[float, float] | None:
+        """(started_at, last_at) of a meeting's current glossary session, None before its first message."""
         async with self.db.execute(
-            "SELECT concept_key, message_id FROM glossary_mentions WHERE meeting_id = ? AND language = ? AND at >= ?",
-            (meeting_id, language, since),
+            "SELECT started_at, last_at FROM glossary_sessions WHERE meeting_id = ?", (meeting_id,)
         ) as cur:
-            rows = await cur.fetchall()
-        return {r[0]: r[1] for r in rows}
+            row = await cur.fetchone()
+        return (row[0], row[1]) if row else None
 
-    async def add_glossary_mention(self, meeting_id: int, language: str, concept_key: str, message_id: int) -> None:
+    async def save_glossary_session(self, meeting_id: int, started_at: float, last_at: float) -> None:
         await self._write(
-            "INSERT OR REPLACE INTO glossary_mentions (meeting_id, language, concept_key, message_id, at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (meeting_id, language, concept_key, message_id, time.time()),
+            "INSERT OR REPLACE INTO glossary_sessions (meeting_id, started_at, last_at) VALUES (?, ?, ?)",
+            (meeting_id, started_at, last_at),
         )
+
+    async def claim_glossary_mention(
+        self, meeting_id: int, language: str, concept_key: str, message_id: int, session_start: float
+    ) -> int:
+        """The message that introduces (expands) a term in this meeting's session and language: `message_id`
+        when no message of the session did yet. One upsert, so two messages at the same moment cannot both win."""
+        await self._write(
+            "INSERT INTO glossary_mentions (meeting_id, language, concept_key, message_id, at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (meeting_id, language, concept_key) DO UPDATE SET message_id = excluded.message_id,"
+            " at = excluded.at WHERE glossary_mentions.at < ?",
+            (meeting_id, language, concept_key, message_id, time.time(), session_start),
+        )
+        async with self.db.execute(
+            "SELECT message_id FROM glossary_mentions WHERE meeting_id = ? AND language = ? AND concept_key = ?",
+            (meeting_id, language, concept_key),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else message_id
 
     # --- meetings run from slash commands (bot/meetings.py) --------------------------------------
 
@@ -1272,6 +1320,7 @@ class Store:
                 channels = [r[0] for r in await cur.fetchall()]
             await self._run_many("DELETE FROM channel_cursors WHERE channel_id = ?", [(c,) for c in channels])
             await self._run("DELETE FROM sources WHERE meeting_id = ?", (meeting_id,))
+            await self._run("DELETE FROM glossary_sessions WHERE meeting_id = ?", (meeting_id,))
             await self._run("DELETE FROM meetings WHERE id = ?", (meeting_id,))
 
     _MEETING_FIELDS = frozenset(
@@ -1431,7 +1480,8 @@ def _split(value: str) -> tuple[str, ...]:
 def _concept(r: aiosqlite.Row) -> Concept:
     return Concept(
         key=r["key"], term=r["term"], type=r["type"], policy=r["policy"], expansion=r["expansion"],
-        en_variants=_split(r["en_variants"]), definition=r["definition"], guild_id=r["guild_id"],
+        en_variants=_split(r["en_variants"]), definition=r["definition"], exceptions=_split(r["exceptions"]),
+        guild_id=r["guild_id"],
         updated_by=r["updated_by"], updated_at=r["updated_at"],
     )  # fmt: skip
 
@@ -1440,7 +1490,7 @@ def _rendering(r: aiosqlite.Row) -> Rendering:
     return Rendering(
         concept_key=r["concept_key"], language=r["language"], preferred=r["preferred"],
         variants=_split(r["variants"]), forbidden=_split(r["forbidden"]), case_sensitive=bool(r["case_sensitive"]),
-        status=r["status"], source=r["source"], notes=r["notes"], guild_id=r["guild_id"],
+        status=r["status"], source=r["source"], notes=r["notes"], case=r["case_policy"], guild_id=r["guild_id"],
         updated_by=r["updated_by"], updated_at=r["updated_at"],
     )  # fmt: skip
 
@@ -1459,6 +1509,7 @@ def _audit(r: aiosqlite.Row) -> AuditEntry:
                 data[name] = tuple(data[name])
             return Rendering(**data)
         data["en_variants"] = tuple(data["en_variants"])
+        data["exceptions"] = tuple(data.get("exceptions", ()))
         return Concept(**data)
 
     return AuditEntry(

@@ -1,9 +1,10 @@
 """Text plumbing around machine translation: shield Discord markup, put it back, split long messages.
 
-Translation engines happily translate a URL, a mention or a line of code, and they mangle anything that
-looks like a word. So markup is swapped for short opaque tokens before translation and swapped back after,
-tolerating what engines do to tokens (spaces, case, full-width letters, other digit scripts, moving,
-dropping or repeating them). Splitting respects Discord's 2000-character limit without cutting markup.
+Translation engines happily translate a URL, an e-mail address, a mention or a line of code, and they mangle
+anything that looks like a word. So markup is swapped for short opaque tokens before translation and swapped
+back after, tolerating what engines do to tokens (spaces, case, full-width letters, other digit scripts,
+moving, dropping or repeating them). Text a user wrote that looks like a token is itself held as markup, so
+it can never be mistaken for one. Splitting respects Discord's 2000-character limit without cutting markup.
 """
 
 from __future__ import annotations
@@ -36,6 +37,21 @@ _URL = re.compile(r"https?://[^\s<>]+")
 _URL_TRAILING = ".,;:!?'\"*_~…。，、！？；：」』”’»"
 _BRACKETS = {")": "(", "]": "[", "}": "{"}
 _MARKUP_START = re.compile(r"[`|<@]|https?://")
+# Addresses written without http(s): other schemes, e-mails, bare domains with or without a path. A bare
+# domain needs a common top-level domain written in lower case, so "everyone.Info" or "e.g." stay words.
+_TLDS = (
+    "com|org|net|edu|gov|mil|int|info|biz|io|co|us|ca|mx|uk|au|app|dev|me|ly|tv|ai|page|site|online|link|"
+    "school|k12|vn|cn|tw|hk|kr|ph|sa|ru|in|jp|pt|br|es|fr|de|it|ws|to|la|kh"
+)
+_ADDRESSES = (
+    re.compile(r"(?:(?:ftps?|sftp|file)://|mailto:)[^\s<>]+", re.IGNORECASE),
+    re.compile(r"(?<![\w.+@-])[\w.+-]*\w@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}"),  # e-mail
+    re.compile(
+        rf"(?<![\w@./:-])(?:www\.[\w-]+(?:\.[\w-]+)+|(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?-i:{_TLDS}))"
+        r"(?::\d{2,5})?(?:/[^\s<>]*)?(?![\w-])",
+        re.IGNORECASE,
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,13 @@ def _url_end(text: str, start: int) -> int:
     match = _URL.match(text, start)
     if not match:
         return start
-    end = match.end()
+    end = _trimmed(text, start, match.end())
+    # "https://" alone is not a link.
+    return end if len(text[start:end].split("://", 1)[1]) > 0 else start
+
+
+def _trimmed(text: str, start: int, end: int) -> int:
+    """`end` moved back over trailing sentence punctuation and closing brackets the address never opened."""
     while end > start:
         last = text[end - 1]
         url = text[start:end]
@@ -60,13 +82,12 @@ def _url_end(text: str, start: int) -> int:
             end -= 1
         else:
             break
-    # "https://" alone is not a link.
-    return end if len(text[start:end].split("://", 1)[1]) > 0 else start
+    return end
 
 
 def _spans(text: str) -> list[_Span]:
-    """Scan left to right; at each position take the longest markup starting there."""
-    spans: list[_Span] = []
+    """Every span to protect: earliest first, the longest at one position, none inside another."""
+    found: list[_Span] = []
     pos = 0
     while (candidate := _MARKUP_START.search(text, pos)) is not None:
         start = candidate.start()
@@ -76,10 +97,18 @@ def _spans(text: str) -> list[_Span]:
             if match and match.end() > best:
                 best, fenced = match.end(), pattern is _FENCE
         if best > start:
-            spans.append(_Span(start, best, fenced))
+            found.append(_Span(start, best, fenced))
             pos = best
         else:
             pos = start + 1
+    for pattern in _ADDRESSES:
+        found += [_Span(m.start(), _trimmed(text, m.start(), m.end())) for m in pattern.finditer(text)]
+    found += [_Span(m.start(), m.end()) for m in _TOKEN.finditer(text)]  # the user's own "ZQX1Z"
+    found.sort(key=lambda span: (span.start, -span.end))
+    spans: list[_Span] = []
+    for span in found:
+        if span.end > span.start and (not spans or span.start >= spans[-1].end):
+            spans.append(span)
     return spans
 
 
@@ -103,6 +132,11 @@ _TOKEN = re.compile(
 def _index(digits: str) -> int:
     """Digits in any script (full-width, Persian, Devanagari...) read as an int."""
     return int("".join(str(unicodedata.digit(ch)) for ch in digits if not ch.isspace()))
+
+
+def tokens(text: str) -> list[tuple[int, int, int]]:
+    """(start, end, index) of every token in a translated text, however the engine mangled it."""
+    return [(m.start(), m.end(), _index(m["spaced"] or m["digits"])) for m in _TOKEN.finditer(text)]
 
 
 @dataclass

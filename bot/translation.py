@@ -1,9 +1,9 @@
 """The translation chain around deep-translator.
 
     TranslationService.translate
-      shield Discord markup -> glossary: hold matched terms -> chunk to the backend limit
-        -> Cache -> Chain[ Retrying(Backend) ... ] with answer checks -> restore markup and approved renderings
-        -> a term lost by the engine: unprotected translation, repaired -> sweep forbidden renderings
+      shield Discord markup -> glossary: plan the message's terms -> chunk to the backend limit
+        -> Cache -> Chain[ Retrying(Backend) ... ] with answer checks -> the glossary finishes: a term the
+           engine got wrong is repaired at its own place (bot/glossary/enforce.py) -> restore markup
 
 Time: a message has `deadline` seconds; each call gets a budget below deadline / (tries + fallbacks), and a
 backend keeps retrying only while the backends after it still have a budget each, so a hanging primary
@@ -37,7 +37,7 @@ from bot.backends import (  # re-exported: the chain's public names
     classify,
 )
 from bot.config import Settings
-from bot.glossary import AppliedTerm, Glossary, TermContext, TermPlan
+from bot.glossary import AppliedTerm, EngineFailed, Glossary, TermContext, TermPlan
 from bot.languages import BACKENDS, Language, for_translation
 from bot.limits import call_budget
 from bot.store import Store
@@ -250,34 +250,24 @@ class TranslationService:
     async def _apply_glossary(
         self, plan: TermPlan, translated: str, source: Language, target: Language, route: list[str]
     ) -> tuple[str, tuple[AppliedTerm, ...], float]:
-        """Restore approved renderings; repair an unprotected translation when the engine lost a term."""
+        """The glossary's finish: follow-up translations (the text with placeholders, a term alone) go through
+        the same chain and cache; a failed one leaves the term appended, never the message lost."""
         assert self.glossary is not None
-        stats = self.glossary.stats
-        out, lost, outcomes = plan.restore(translated)
         extra_ms = 0.0
-        if lost:
-            log.info("engine lost %d glossary term(s) (%s -> %s); repairing", len(lost), source.code, target.code)
+
+        async def engine(text: str) -> str:
+            nonlocal extra_ms
             try:
-                fallback, _, ms, _ = await self._translate_text(plan.base, source, target, route)
-                extra_ms += ms
-                markup_only = markup.Holder(plan.holder.values[: plan.markup_count])
-                engine: dict[str, str] = {}
-                for surface in {u.surface for u in lost}:  # the engine's own rendering of the term alone
-                    alone, _, ms, _ = await self._translate_text(surface, source, target, route)
-                    extra_ms += ms
-                    engine[surface] = alone.strip().rstrip(".。!！")
-                out, repaired = plan.repair(markup.unshield(fallback, markup_only), engine)
-                outcomes = repaired
-            except TranslationError as exc:  # keep the protected translation; put the lost terms at the end
-                log.warning("fallback translation failed: %s", exc)
-                for use in lost:
-                    out = f"{out.rstrip()} ({use.value})"
-                    outcomes[use.index] = "appended"
-        out, swept = plan.sweep(out)
-        stats.forbidden_replaced += swept
-        for outcome in outcomes.values():
-            stats.add(outcome)
-        return out, plan.applied(outcomes), extra_ms
+                out, _, ms, _ = await self._translate_text(text, source, target, route)
+            except TranslationError as exc:
+                log.warning("glossary follow-up translation failed (%s -> %s): %s", source.code, target.code, exc)
+                raise EngineFailed(str(exc)) from exc
+            extra_ms += ms
+            return out
+
+        finished = await plan.finish(translated, engine)
+        self.glossary.record(finished.outcomes)
+        return finished.text, plan.applied(finished.outcomes), extra_ms
 
     def _key(self, backend: str, text: str, source: Language, target: Language) -> str:
         """Cache key of one backend's answer: each backend's answers are kept apart, so a fallback's text
@@ -405,7 +395,8 @@ class TranslationService:
             backend.backend.close()
 
 
-def build_translator(settings: Settings, store: Store | None) -> TranslationService:
+def build_translator(settings: Settings, store: Store | None, glossary: Glossary | None = None) -> TranslationService:
+    """The chain the settings describe; `glossary` (built by the caller, shared with the cogs) is enforced."""
     stats = Stats()
     names = dict.fromkeys([settings.translator, *settings.fallbacks, *settings.translator_by_language.values()])
     backends = []
@@ -419,7 +410,6 @@ def build_translator(settings: Settings, store: Store | None) -> TranslationServ
         backends.append(Retrying(backend, retries=settings.translate_retries, stats=stats))
     if not backends:
         raise ValueError("no translator is configured: check CONCORD_TRANSLATOR and its key or URL")
-    glossary = Glossary(store) if store is not None else None
     service = TranslationService(
         backends,
         store=store,

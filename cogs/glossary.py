@@ -6,6 +6,8 @@ ephemeral. Every change is scoped to this server (`guild_id`): its own rows over
 which stays as the deployer loaded it. Errors (`GlossaryError`, `CorrectionError`, `NotVolunteer`) become
 polite replies in `bot.discord.errors.ConcordTree.on_error`; whenever one is raised, nothing was changed.
 
+`/glossary review` walks a language's drafts one at a time (the views are in bot/discord/review.py).
+
 An import that would change approved entries is not applied: the reply lists what would change, with an
 "Import anyway" button (for the volunteer who ran it, for 5 minutes) and a "Cancel" one.
 """
@@ -20,8 +22,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import languages
-from bot.discord.errors import NotVolunteer, require_role
-from bot.discord.helpers import fit, language_choices, undecorate
+from bot.discord import review as review_ui
+from bot.discord.errors import require_volunteer
+from bot.discord.helpers import changed_by, fit, language_choices, language_name, undecorate
 from bot.glossary import (
     MAX_TERM,
     AuditEntry,
@@ -36,25 +39,21 @@ from bot.glossary import (
     UnknownAudit,
     WouldOverwrite,
     clean_term,
+    target_language,
 )
+from bot.glossary.review import ReviewQueue
 from bot.relay import CORRECTION_LIMIT, without_markers
 
 if TYPE_CHECKING:
     from bot.discord.bot import ConcordBot
 
-MAX_IMPORT = 1024 * 1024  # bytes; a school glossary is a few hundred lines
 CONFIRM_TIMEOUT = 300.0  # seconds the "Import anyway" button stays usable
 CORRECTION_TIMEOUT = 900.0  # seconds to fill in the correction form
-Status = Literal["draft", "approved", "forbidden"]
+Status = Literal["draft", "approved", "forbidden", "doubtful"]
+Case = Literal["auto", "exact"]
 
 
 # --- who may change things -----------------------------------------------------------------------
-
-
-def require_volunteer(interaction: discord.Interaction) -> None:
-    """Server-side, in every command that changes the glossary (Discord's own command permissions are a
-    display default the server's admins can change)."""
-    require_role(interaction, interaction.client.volunteers, NotVolunteer)  # type: ignore[attr-defined]
 
 
 async def _volunteer_check(interaction: discord.Interaction) -> bool:
@@ -65,16 +64,7 @@ async def _volunteer_check(interaction: discord.Interaction) -> bool:
 volunteers_only = app_commands.check(_volunteer_check)
 
 
-def changed_by(user: discord.abc.User) -> str:
-    return f"{user.name} ({user.id})"
-
-
 # --- formatting ----------------------------------------------------------------------------------
-
-
-def language_name(code: str) -> str:
-    lang = languages.get(code)
-    return lang.english if lang.native == lang.english else f"{lang.english} · {lang.native}"
 
 
 def _rendering_line(r: Rendering) -> str:
@@ -86,8 +76,12 @@ def _rendering_line(r: Rendering) -> str:
         extra.append("also: " + ", ".join(r.variants))
     if r.forbidden:
         extra.append("never: " + ", ".join(r.forbidden))
+    if r.case == "exact":
+        extra.append("case: exactly as written")
     if r.notes:
         extra.append(f"notes: {r.notes}")
+    if r.status == "doubtful":
+        extra.append("doubtful: a reviewer was unsure; still used until someone approves or corrects it")
     return "\n".join([line, *(f"-# {e}" for e in extra)])
 
 
@@ -95,7 +89,8 @@ def format_concept(c: Concept) -> str:
     head = f"**{c.term}** ({c.type}, {c.policy})"
     if c.expansion:
         head += f" — {c.expansion}"
-    return head + (f"\n-# {c.definition}" if c.definition else "")
+    head += f"\n-# {c.definition}" if c.definition else ""
+    return head + (f"\n-# not the term in: {', '.join(c.exceptions)}" if c.exceptions else "")
 
 
 def format_view(view: TermView, language: str) -> str:
@@ -144,6 +139,7 @@ class GlossaryCog(commands.Cog, name="Glossary"):
 
     def __init__(self, bot: ConcordBot) -> None:
         self.bot = bot
+        self.queue = ReviewQueue(bot.glossary)
         self.correct_menu = app_commands.ContextMenu(name="Correct translation", callback=self.correct_translation)
         self.correct_menu.guild_only = True
 
@@ -190,7 +186,8 @@ class GlossaryCog(commands.Cog, name="Glossary"):
         variants="Other accepted renderings, separated by |",
         forbidden="Renderings never to use, separated by |",
         notes="Notes",
-        status="draft, approved or forbidden",
+        status="draft, approved, forbidden, or doubtful (a reviewer was unsure; still used)",
+        case="auto: capitalised at a sentence start; exact: always as written (names such as iPad)",
     )
     @volunteers_only
     async def edit(
@@ -203,9 +200,12 @@ class GlossaryCog(commands.Cog, name="Glossary"):
         forbidden: str | None = None,
         notes: str | None = None,
         status: Status | None = None,
+        case: Case | None = None,
     ) -> None:
-        if all(v is None for v in (rendering, variants, forbidden, notes, status)):
-            raise GlossaryError("say what to change: a rendering, variants, forbidden renderings, notes or a status")
+        if all(v is None for v in (rendering, variants, forbidden, notes, status, case)):
+            raise GlossaryError(
+                "say what to change: a rendering, variants, forbidden renderings, notes, a status or the case"
+            )
         edited = await self.bot.glossary.edit(
             term,
             languages.get(language).code,
@@ -216,8 +216,31 @@ class GlossaryCog(commands.Cog, name="Glossary"):
             forbidden=forbidden,
             notes=notes,
             status=status,
+            case=case,
         )
         await self._reply(interaction, f"Saved: **{term.strip()}** → {_rendering_line(edited)}")
+
+    @group.command(name="exception", description="Say where a term's English word means something else (volunteers)")
+    @app_commands.describe(
+        term="The English term, e.g. principal",
+        add="Words around it, e.g. 'principal reason' or 'camp counselor'; ~hotel/lodging: any of these words nearby",
+        remove="An exception to take away",
+    )
+    @volunteers_only
+    async def exception(
+        self, interaction: discord.Interaction, term: str, add: str | None = None, remove: str | None = None
+    ) -> None:
+        if (add is None) == (remove is None):
+            raise GlossaryError("give one exception to add, or one to remove")
+        by, guild = changed_by(interaction.user), interaction.guild_id
+        if add is not None:
+            concept = await self.bot.glossary.add_exception(term, add, by=by, guild_id=guild)
+        else:
+            concept = await self.bot.glossary.remove_exception(term, remove or "", by=by, guild_id=guild)
+        await self._reply(
+            interaction,
+            f"Saved. {format_concept(concept)}\nIt applies from the next message on, for this server.",
+        )
 
     @group.command(name="approve", description="Approve a term's rendering (volunteers)")
     @app_commands.describe(term="The English term", language="Language code, e.g. es")
@@ -227,6 +250,12 @@ class GlossaryCog(commands.Cog, name="Glossary"):
             term, languages.get(language).code, by=changed_by(interaction.user), guild_id=interaction.guild_id
         )
         await self._reply(interaction, f"Approved: **{term.strip()}** → {_rendering_line(approved)}")
+
+    @group.command(name="review", description="Review draft renderings one at a time (volunteers)")
+    @app_commands.describe(language="The language to review, e.g. vi (languages with drafts are suggested)")
+    @volunteers_only
+    async def review(self, interaction: discord.Interaction, language: str) -> None:
+        await review_ui.start(self.bot, self.queue, interaction, target_language(languages.get(language).code))
 
     @group.command(name="revert", description="Undo one change from /glossary history (volunteers)")
     @app_commands.describe(change="The change number shown by /glossary history, e.g. 12")
@@ -257,8 +286,9 @@ class GlossaryCog(commands.Cog, name="Glossary"):
         language: str | None = None,
         status: Status = "draft",
     ) -> None:
-        if file.size > MAX_IMPORT:
-            raise BadFile(f"{file.filename} is {file.size // 1024} KB; the limit is {MAX_IMPORT // 1024} KB")
+        limit = self.bot.settings.glossary_import_max_kb * 1024
+        if file.size > limit:  # before downloading it
+            raise BadFile(f"{file.filename} is {file.size // 1024} KB; the limit is {limit // 1024} KB")
         code = languages.get(language).code if language else None
         await interaction.response.defer(ephemeral=True, thinking=True)
         request = ImportRequest(
@@ -350,7 +380,21 @@ class GlossaryCog(commands.Cog, name="Glossary"):
     async def _language_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return language_choices(current, include_english=False)
 
+    @review.autocomplete("language")
+    async def _review_languages(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """Only languages with something to review here, with how many wait."""
+        waiting = await self.queue.languages(interaction.guild_id)
+        return [
+            app_commands.Choice(
+                name=f"{lang.english} — {lang.native} ({lang.code}) · {waiting[lang.code]} to review"[:100],
+                value=lang.code,
+            )
+            for lang in languages.search(current, include_english=False)
+            if lang.code in waiting
+        ][:25]
+
     @edit.autocomplete("term")
+    @exception.autocomplete("term")
     @approve.autocomplete("term")
     @show.autocomplete("term")
     @history.autocomplete("term")
@@ -396,6 +440,7 @@ class ImportRequest:
             guild_id=self.guild_id,
             language=self.language,
             status=self.status,
+            max_bytes=bot.settings.glossary_import_max_kb * 1024,
         )
 
 

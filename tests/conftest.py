@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.config import Settings
+from bot.glossary import Glossary
 from bot.sinks import MemorySink
 from bot.store import Store
 from bot.testing.libre import FakeLibre, ServerThread
@@ -58,7 +59,8 @@ def settings(libre, tmp_path) -> Settings:
 
 @pytest.fixture
 def translator(settings, store):
-    service = build_translator(settings, store)
+    """The chain `run` builds, with its glossary (empty until a test imports terms): `translator.glossary`."""
+    service = build_translator(settings, store, Glossary.configured(store, settings))
     yield service
     service.close()
 

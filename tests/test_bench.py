@@ -142,3 +142,12 @@ def test_fault_scenario_fails_over_and_the_process_exits_at_once():
     assert report["outage"]["messages"] > 0 and report["outage"]["fallback_deliveries"] > 0
     assert report["lost"] == report["duplicated"] == report["order_violations"] == 0
     assert report["exit_s"] < 5  # hung calls (the primary answers nothing for 60 s) do not hold the exit
+
+
+def test_crash_bench_cli_counts_on_the_channels_with_the_default_languages():
+    # The contract `bench --crash --json`: with no --languages it uses the bench's default (12 channels).
+    code, report = bench_cli("--crash", "--messages", "12", "--stops", "1", "--scenario", "sigkill", "--rate", "20")
+    assert code == 0
+    assert report["config"]["languages"] == 12
+    assert report["expected_deliveries"] == report["sent"] * 12 == report["deliveries"]
+    assert report["lost"] == report["duplicated"] == report["order_violations"] == 0

@@ -20,17 +20,19 @@ from bot.glossary import (
 from bot.store import MIGRATIONS, Store
 
 CONCEPTS = """\
-id,term,type,policy,expansion,en_variants,definition
+id,term,type,policy,expansion,en_variants,definition,exceptions
 iep,IEP,acronym,keep-expand,Individualized Education Program,,Special-education plan
-principal,principal,full,translate,,,Head of a school
+principal,principal,full,translate,,,Head of a school,principal reason/concern/investigator|~loan/bank
 assistant-principal,assistant principal,phrase,translate,,vice principal,
-accommodations,accommodation,full,translate,,,How a student learns or is tested
-gate,GATE,acronym,keep-expand,Gifted and Talented Education,,
+accommodations,accommodation,full,translate,,,How a student learns or is tested,hotel accommodation|~hotel/beach
+gate,GATE,acronym,keep-expand,Gifted and Talented Education,,,main gate
 title-i,Title I,phrase,keep-expand,,Title 1,Federal funds
 credit-recovery,credit recovery,phrase,translate,,,
 sst,SST,acronym,keep-expand,Student Study Team,,
 sbac,Smarter Balanced,phrase,dnt,,SBAC,
 policy,policy,full,translate,,,
+counselor,counselor,full,translate,,school counselor,,camp counselor
+transcript,transcript,full,translate,,,,transcript of the/this meeting
 """
 ES = """\
 concept,preferred,variants,forbidden,case_sensitive,status,source,notes
@@ -43,6 +45,8 @@ gate,Educación para Alumnos Dotados y Talentosos,,puerta,no,draft,,
 title-i,Título I,,encabezado I,no,approved,,
 sst,Equipo de Estudio del Estudiante,,,no,approved,,
 policy,política,,,no,approved,,
+counselor,consejero/a escolar,,abogado,no,approved,,
+transcript,expediente académico,,transcripción,no,approved,,
 """
 ZH = """\
 concept,preferred,variants,forbidden,case_sensitive,status,source,notes
@@ -343,18 +347,23 @@ async def test_reimporting_the_seed_changes_nothing(glossary, tmp_path):
     assert glossary.version == before
 
 
+async def round_trip(full: str, concepts: str, tmp_path) -> tuple[str, str]:
+    """The exports of an empty database after importing these ones."""
+    copy = tmp_path / f"copy{len(list(tmp_path.iterdir()))}"
+    copy.mkdir()
+    (copy / "concepts.csv").write_text(concepts, encoding="utf-8")
+    (copy / "es.csv").write_text(full, encoding="utf-8")
+    async with await Store.open(copy / "other.db") as other_store:
+        other = Glossary(other_store)
+        await other.import_file(copy, by="cli")
+        return await other.export("es", "full"), await other.export_concepts()
+
+
 async def test_full_export_round_trips_into_an_empty_database(glossary, tmp_path):
     full = await glossary.export("es", "full")
     concepts = await glossary.export_concepts()
     assert full.splitlines()[0] == "concept,preferred,variants,forbidden,case_sensitive,status,source,notes"
-    (tmp_path / "copy").mkdir()
-    (tmp_path / "copy" / "concepts.csv").write_text(concepts, encoding="utf-8")
-    (tmp_path / "copy" / "es.csv").write_text(full, encoding="utf-8")
-    async with await Store.open(tmp_path / "other.db") as other_store:
-        other = Glossary(other_store)
-        await other.import_file(tmp_path / "copy", by="cli")
-        assert await other.export("es", "full") == full
-        assert await other.export_concepts() == concepts
+    assert await round_trip(full, concepts, tmp_path) == (full, concepts)
 
 
 async def test_two_column_exports_are_what_deepl_and_google_take(glossary):
@@ -411,3 +420,115 @@ async def test_concurrent_writes_both_take_effect(glossary):
     assert glossary.rendering("principal", "es").preferred == "directora"
     assert glossary.rendering("policy", "es").preferred == "normativa"
     assert glossary.rendering("report-card", "es").preferred == "boleta de calificaciones"
+
+
+# --- senses: a term word used in another sense is not the term ---------------------------------------------
+
+
+async def test_a_phrase_exception_leaves_the_word_in_that_phrase_alone(glossary):
+    text = "The principal said the principal reason, and Principal Concerns, are safety."
+    assert found(glossary, text) == ["principal"]  # the first one only
+    assert found(glossary, "the principal investigators") == []  # plurals of the phrase's words too
+
+
+async def test_a_context_exception_looks_at_the_words_nearby_in_the_same_sentence(glossary):
+    assert found(glossary, "The hotel offers accommodation near the beach.") == []
+    assert found(glossary, "Hotel rooms are booked. The IEP lists each accommodation.") == ["IEP", "accommodation"]
+    assert found(glossary, "Pay the principal on the loan; the principal agrees.", "en", "es") == ["principal"]
+
+
+async def test_exceptions_must_contain_the_term_or_be_context_words(glossary):
+    before = glossary.version
+    for bad, message in (("reason", "does not contain the term 'principal'"), ("principal", "is the term itself"),
+                         ("~", "has no letter or digit")):  # fmt: skip
+        with pytest.raises(BadTerm, match=message):
+            await glossary.edit_concept("principal", exceptions=[bad], by="ana")
+    assert glossary.version == before
+    with pytest.raises(BadFile, match=r"concepts\.csv line 2: the exception 'gate code'"):
+        await glossary.import_file(b"id,term,exceptions\nx,IEP2,gate code\n", name="concepts.csv", by="ana")
+
+
+async def test_volunteers_add_and_remove_exceptions(glossary):
+    concept = await glossary.add_exception("counselor", "guidance * counselor", by="ana")
+    assert "guidance * counselor" in concept.exceptions
+    assert found(glossary, "the guidance office counselor") == []
+    await glossary.remove_exception("counselor", "guidance * counselor", by="ana")
+    assert found(glossary, "the guidance office counselor") == ["counselor"]
+    with pytest.raises(UnknownTerm, match="has no exception"):
+        await glossary.remove_exception("counselor", "nothing here", by="ana")
+
+
+# --- files: header rows, formulas, size, optional columns ----------------------------------------------------
+
+
+async def test_a_header_row_of_language_names_is_read_as_column_names(glossary):
+    summary = await glossary.import_file(b"English,Spanish\nfield trip,excursion escolar\n", name="deepl.csv", by="x")
+    assert (summary.added, summary.updated) == (2, 0)  # one concept and its rendering: no "English" term
+    assert glossary.find_concept("English") is None
+    assert glossary.rendering("field-trip", "es").preferred == "excursion escolar"
+
+
+async def test_a_header_row_of_column_words_is_skipped(glossary):
+    data = b"term,translation\nfield trip,excursion escolar\n"
+    summary = await glossary.import_file(data, name="deepl.csv", language="es", by="x")
+    assert summary.added == 2 and glossary.find_concept("term") is None
+
+
+async def test_a_first_row_that_is_half_a_header_is_refused_with_a_clear_error(glossary):
+    before = glossary.version
+    with pytest.raises(BadFile, match="looks like a header"):
+        await glossary.import_file("English term,traducción\nfield trip,excursión\n".encode(), name="es.csv", by="x")
+    assert glossary.version == before
+
+
+async def test_lint_flags_a_term_that_is_a_language_name_or_a_header_word(glossary, store):
+    await glossary.add_term("es", "Spanish", "inglés", by="x")  # a header row imported long ago
+    await glossary.add_term("es", "field trip", "Español", by="x")
+    kinds = {(p.kind, p.concept, p.language) for p in await glossary.lint()}
+    assert ("header-like", "spanish", "en") in kinds
+    assert ("header-like", "field-trip", "es") in kinds
+
+
+async def test_cells_a_spreadsheet_would_run_are_exported_escaped_and_read_back(glossary, tmp_path):
+    await glossary.add_term("es", "=HYPERLINK(x)", "+resultado", by="x", notes="@once -2")
+    full = await glossary.export("es", "full")
+    assert "'=HYPERLINK(x)" not in full  # the concept id is a slug; the rendering and notes are escaped
+    assert "'+resultado" in full and "'@once -2" in full
+    pairs = await glossary.export("es", "csv")
+    assert "'=HYPERLINK(x),'+resultado" in pairs.splitlines()
+    async with await Store.open(tmp_path / "other.db") as other_store:
+        other = Glossary(other_store)
+        await other.import_file(pairs.encode(), name="es.csv", by="x")
+        assert other.rendering(other.find_concept("=HYPERLINK(x)").key, "es").preferred == "+resultado"
+
+
+async def test_an_import_over_the_size_limit_is_refused_before_it_is_read(store, tmp_path):
+    glossary = Glossary(store)
+    big = tmp_path / "es.csv"
+    big.write_bytes(b"field trip,excursion\n" * 100)
+    for source in (big, big.read_bytes()):
+        with pytest.raises(BadFile, match=r"is 2 KB; the import limit is 1 KB per file \(CONCORD_GLOSSARY_IMPORT"):
+            await glossary.import_file(source, name="es.csv", by="x", max_bytes=1024)
+    assert await store.glossary_version() == 0
+
+
+async def test_optional_columns_are_written_only_when_used_and_round_trip(glossary, tmp_path):
+    full = await glossary.export("es", "full")
+    assert full.splitlines()[0] == "concept,preferred,variants,forbidden,case_sensitive,status,source,notes"
+    await glossary.edit("policy", "es", case="exact", by="x")
+    full = await glossary.export("es", "full")
+    assert full.splitlines()[0].endswith(",notes,case") and "política,,,no,approved,,,exact" in full
+    concepts = await glossary.export_concepts()
+    assert concepts.splitlines()[0].endswith(",definition,exceptions")
+    assert "principal reason/concern/investigator|~loan/bank" in concepts
+    assert await round_trip(full, concepts, tmp_path) == (full, concepts)
+
+
+async def test_the_glossary_migration_adds_senses_case_and_sessions(store):
+    async with store.db.execute("SELECT exceptions FROM glossary_concepts LIMIT 0") as cur:
+        assert cur.description[0][0] == "exceptions"
+    async with store.db.execute("SELECT case_policy FROM glossary_renderings LIMIT 0") as cur:
+        assert cur.description[0][0] == "case_policy"
+    assert await store.glossary_session(1) is None
+    await store.save_glossary_session(1, 10.0, 20.0)
+    assert await store.glossary_session(1) == (10.0, 20.0)

@@ -58,3 +58,25 @@ def test_first_run_seeds_the_glossary_once(tmp_path):
     assert "glossary seeded" not in second.stderr
     export = cli("glossary", "export", "--language", "zh-TW", "--format", "csv", cwd=tmp_path)
     assert "principal,校長" in export.stdout.splitlines()
+
+
+def test_import_larger_than_the_limit_is_one_clear_error_line(tmp_path):
+    env = {"CONCORD_DATABASE": str(tmp_path / "g.db"), "CONCORD_GLOSSARY_DIR": str(tmp_path / "none")}
+    (tmp_path / "es.csv").write_bytes(b"field trip,excursion\n" * 60_000)  # 1.2 MB: over the default 1024 KB
+    result = cli("glossary", "import", "es.csv", cwd=tmp_path, env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "es.csv is 1230 KB; the import limit is 1024 KB per file (CONCORD_GLOSSARY_IMPORT_MAX_KB)" in result.stderr
+    (tmp_path / "es.csv").write_text("".join(f"term {n},término {n}\n" for n in range(150)), encoding="utf-8")
+    for limit, code in (("2", 2), ("4", 0)):  # the file is 3 KB
+        result = cli("glossary", "import", "es.csv", cwd=tmp_path, env={**env, "CONCORD_GLOSSARY_IMPORT_MAX_KB": limit})
+        assert result.returncode == code, result.stderr
+    assert result.stdout.startswith("300 added")
+
+
+def test_a_header_row_is_not_imported_as_a_term(tmp_path):
+    env = {"CONCORD_DATABASE": str(tmp_path / "g.db"), "CONCORD_GLOSSARY_DIR": str(tmp_path / "none")}
+    (tmp_path / "deepl.csv").write_text("English,Spanish\nfield trip,excursión\n", encoding="utf-8")
+    result = cli("glossary", "import", "deepl.csv", cwd=tmp_path, env=env)
+    assert result.returncode == 0 and result.stdout.startswith("2 added")  # the concept and its rendering
+    export = cli("glossary", "export", "--language", "es", "--format", "csv", cwd=tmp_path, env=env)
+    assert export.stdout.splitlines() == ["field trip,excursión"]

@@ -146,6 +146,30 @@ async def test_edit_and_approve_change_the_rendering(bot, server, meeting, volun
     assert (view.rendering.preferred, view.rendering.status) == ("director/a", "approved")
 
 
+async def test_volunteer_says_where_a_term_word_means_something_else(bot, server, meeting, volunteer, parent):
+    await ask(server, meeting.main, volunteer, "add", term="principal", language="es", rendering="director/a")
+    text = await ask(server, meeting.main, volunteer, "exception", term="principal", add="principal reason/concern")
+    assert "not the term in: principal reason/concern" in text
+    assert (await relay_one(server, meeting, "The principal concern is the bus.")).content == (
+        "[es] The principal concern is the bus."  # the engine's words, untouched
+    )
+    assert (await relay_one(server, meeting, "The principal is here.")).content == "[es] The director/a is here."
+    refused = await ask(server, meeting.main, volunteer, "exception", term="principal", add="reason")
+    assert "does not contain the term 'principal'" in refused
+    assert "**Volunteer** role" in await ask(server, meeting.main, parent, "exception", term="principal", add="x y")
+    text = await ask(server, meeting.main, volunteer, "exception", term="principal", remove="principal reason/concern")
+    assert "not the term in" not in text
+    assert (await relay_one(server, meeting, "The principal concern.")).content == "[es] The director/a concern."
+
+
+async def test_a_rendering_can_keep_its_exact_case(bot, server, meeting, volunteer):
+    await ask(server, meeting.main, volunteer, "add", term="tablet", language="es", rendering="iPad escolar")
+    text = await ask(server, meeting.main, volunteer, "edit", term="tablet", language="es", case="exact")
+    assert "case: exactly as written" in text
+    view = await bot.glossary.show("tablet", "es", guild_id=server.guild_id)
+    assert view.rendering.case == "exact"
+
+
 async def test_history_lists_the_change_and_revert_restores_the_previous_rendering(bot, server, meeting, volunteer):
     await ask(server, meeting.main, volunteer, "add", term="IEP", language="es", rendering="PEI")
     await ask(server, meeting.main, volunteer, "edit", term="IEP", language="es", rendering="Plan IEP")
@@ -208,7 +232,7 @@ async def test_two_column_export_is_what_deepl_and_google_take(bot, server, meet
 @pytest.mark.parametrize(
     ("name", "data", "says"),
     [
-        ("es.csv", b"term,meaning\nIEP,PEI\n", "wrong columns"),
+        ("es.csv", b"concept,rendering\niep,PEI\n", "wrong columns"),
         ("es.csv", b"a,b,c\nIEP,PEI,x\n", "unrecognized columns"),
         ("es.csv", "IEP,Programa de Educación\n".encode("utf-16"), "not UTF-8 text"),
         ("es.csv", "IEP,Programa de Educación\n".encode("latin-1"), "not UTF-8 text"),

@@ -99,6 +99,23 @@ async def test_seed_glossary_overrides_the_backends_traps(seeded, translator, li
         assert word not in result.text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The principal reason is safety.",
+        "Our principal concern is the bus schedule.",
+        "My camp counselor taught me to swim.",
+        "The hotel accommodation for the trip is booked.",
+        "Please close the main gate behind you.",
+        "We need a transcript of this meeting.",
+    ],
+)
+async def test_the_shipped_senses_leave_other_meanings_to_the_engine(seeded, translator, libre, text):
+    libre.fake.dictionary = {"es": {**TRAPS["es"], "counselor": "abogado", "transcript": "transcripción"}}
+    result = await translator.translate(text, languages.get("en"), languages.get("es"))
+    assert result.text == libre.fake.render(text, "en", "es") and result.terms == ()
+
+
 # --- glossary stats: what volunteers still have to review --------------------------------------------
 
 
@@ -114,10 +131,10 @@ def test_stats_count_approved_draft_and_missing_concepts_from_the_database(tmp_p
     env = {"CONCORD_DATABASE": str(tmp_path / "g.db"), "CONCORD_GLOSSARY_DIR": str(tmp_path / "none")}
     assert cli("glossary", "import", "seed", cwd=tmp_path, env=env).returncode == 0
     before = stats(tmp_path)
-    # es: 7 approved (a forbidden-status row is no rendering), GATE a draft, credit recovery and SBAC missing
-    assert before["es"] == {"approved": 7, "draft": 1, "missing": 2, "sources": ["SERR-es"]}
-    assert before["zh-TW"] == {"approved": 4, "draft": 0, "missing": 6, "sources": ["SFUSD-zh"]}
-    assert before["vi"] == {"approved": 0, "draft": 0, "missing": 10, "sources": []}
+    # es: 9 approved (a forbidden-status row is no rendering), GATE a draft, credit recovery and SBAC missing
+    assert before["es"] == {"approved": 9, "draft": 1, "missing": 2, "sources": ["SERR-es"]}
+    assert before["zh-TW"] == {"approved": 4, "draft": 0, "missing": 8, "sources": ["SFUSD-zh"]}
+    assert before["vi"] == {"approved": 0, "draft": 0, "missing": 12, "sources": []}
     assert all(set(entry) == {"approved", "draft", "missing", "sources"} for entry in before.values())
 
     (tmp_path / "es-more.csv").write_text("credit recovery,recuperación de créditos\n", encoding="utf-8")
@@ -128,9 +145,9 @@ def test_stats_count_approved_draft_and_missing_concepts_from_the_database(tmp_p
                    cwd=tmp_path, env=env)  # fmt: skip
     assert imported.returncode == 0, imported.stderr
     after = stats(tmp_path)
-    assert (after["es"]["approved"], after["es"]["draft"], after["es"]["missing"]) == (7, 2, 1)
+    assert (after["es"]["approved"], after["es"]["draft"], after["es"]["missing"]) == (9, 2, 1)
     one_server = stats(tmp_path, *server)  # that server approved its own GATE rendering
-    assert (one_server["es"]["approved"], one_server["es"]["draft"], one_server["es"]["missing"]) == (8, 1, 1)
+    assert (one_server["es"]["approved"], one_server["es"]["draft"], one_server["es"]["missing"]) == (10, 1, 1)
 
 
 def test_stats_table_shows_one_line_per_language_with_its_sources(tmp_path):
@@ -139,5 +156,5 @@ def test_stats_table_shows_one_line_per_language_with_its_sources(tmp_path):
     result = cli("glossary", "stats", cwd=tmp_path, env=env)  # seeds on first use, like the other commands
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[2:]}
-    assert rows["es"][-4:-1] == ["1", "2", "70%"] and rows["es"][-1] == "SERR-es"
-    assert rows["ko"][-5:] == ["1", "0", "9", "10%", "-"]
+    assert rows["es"][-5:-1] == ["1", "0", "2", "75%"] and rows["es"][-1] == "SERR-es"  # draft, doubtful, missing
+    assert rows["ko"][-6:] == ["1", "0", "0", "11", "8%", "-"]

@@ -226,10 +226,36 @@ def test_inline_code_after_a_code_block_is_still_found():
 
 
 def test_plain_text_and_unicode_emoji_are_left_for_the_engine():
-    text = "Meeting at 6pm 🎉 — email me@school.org, bring 2 < 3 things"
+    text = "Meeting at 6pm 🎉 — e.g. a.m. or p.m., the U.S. end.Then bring 2 < 3 things"
 
     assert protected_spans(text) == []
     assert shield(text)[0] == text
+
+
+@pytest.mark.parametrize(
+    ("text", "spans"),
+    [
+        ("Write to principal@school.org today.", ["principal@school.org"]),
+        ("See www.school.org/principal.", ["www.school.org/principal"]),
+        ("Our site school.org/families, or k12.ca.us", ["school.org/families", "k12.ca.us"]),
+        ("mailto:ana@school.org and ftp://files.school.org/iep.pdf", ["mailto:ana@school.org", "ftp://files.school.org/iep.pdf"]),
+        ("(see lausd.net/principal)", ["lausd.net/principal"]),
+    ],
+)  # fmt: skip
+def test_addresses_without_http_are_protected_whole(text, spans):
+    assert [text[s:e] for s, e in protected_spans(text)] == spans
+    shielded, holder = shield(text)
+    assert not any(span in shielded for span in spans)  # no part of an address reaches the engine
+    assert unshield(fake_translate(shielded, MANGLES["spaces_around_index"]), holder).count(spans[0]) == 1
+
+
+@pytest.mark.parametrize("lookalike", ["ZQX0Z", "zqx 1 z", "ZQX 12 Z", "Ｚ Q X ３ Z"])
+def test_text_that_looks_like_a_placeholder_comes_back_as_written(lookalike):
+    text = f"My locker code is {lookalike}, see https://example.org/a"
+    shielded, holder = shield(text)
+    back = unshield(shielded, holder)
+    assert back == text
+    assert back.count("https://example.org/a") == 1
 
 
 # --- split_message ----------------------------------------------------------------------------------

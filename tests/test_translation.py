@@ -183,24 +183,35 @@ async def test_without_the_client_side_limit_the_same_burst_earns_429s(libre):
     assert libre.fake.throttled > 0  # what the limiter above prevents
 
 
-async def test_retries_of_untranslated_messages_wait_behind_live_ones_and_keep_to_their_share(libre):
+async def test_retries_of_untranslated_messages_wait_behind_live_ones(libre):
+    # One slot, so the server sees calls in the order they got it (two slots would race on the wire); a long
+    # timeout, so the last in line may wait for six calls before its own.
     libre.fake.latency = 0.15
-    backend = libre_backend(libre.url)
-    backend.slots = Slots(size=2, retry_size=1)
+    backend = libre_backend(libre.url, timeout=8.0)
+    backend.slots = Slots(size=1, retry_size=1)
     chain = service(backend)
     chain.retry_jitter = 0.0
     retries = [asyncio.create_task(chain.translate(f"retry {i}", EN, ES, priority="retry")) for i in range(3)]
-    for _ in range(1000):  # until one retry holds its single slot; the others queue
+    for _ in range(1000):  # until the first retry holds the slot; the other two queue for it
         if libre.fake.calls:
             break
         await asyncio.sleep(0.005)
     live = [asyncio.create_task(chain.translate(f"live {i}", EN, ES)) for i in range(4)]
     results = await asyncio.gather(*retries, *live)
-    assert all(r.ok for r in results)
-    order = [c.q for c in libre.fake.calls]
-    assert order[0] == "retry 0"
-    assert [q for q in order if q.startswith("live")] == order[1:5]  # every live message before the next retry
-    assert libre.fake.peak_inflight == 2
+    assert [r.error for r in results if not r.ok] == []
+    assert [c.q for c in libre.fake.calls] == ["retry 0", "live 0", "live 1", "live 2", "live 3", "retry 1", "retry 2"]
+
+
+async def test_retries_of_untranslated_messages_keep_to_their_share(libre):
+    libre.fake.latency = 0.1
+    backend = libre_backend(libre.url)
+    backend.slots = Slots(size=2, retry_size=1)
+    chain = service(backend)
+    chain.retry_jitter = 0.0
+    results = await asyncio.gather(*(chain.translate(f"retry {i}", EN, ES, priority="retry") for i in range(3)))
+    assert all(r.ok for r in results) and libre.fake.peak_inflight == 1  # one slot of two, however many wait
+    results = await asyncio.gather(*(chain.translate(f"live {i}", EN, ES) for i in range(3)))
+    assert all(r.ok for r in results) and libre.fake.peak_inflight == 2  # live messages may use both
 
 
 async def test_retries_stop_while_the_circuit_is_open(libre):

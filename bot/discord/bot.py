@@ -50,6 +50,7 @@ class ConcordBot(commands.Bot):
         store: Store,
         translator: TranslationService,
         *,
+        glossary: Glossary | None = None,
         sync_commands: bool = False,
         **options: Any,
     ) -> None:
@@ -68,6 +69,7 @@ class ConcordBot(commands.Bot):
         self.settings = settings
         self.store = store
         self.translator = translator
+        self._glossary = glossary or translator.glossary  # the one the translator enforces: edits apply at once
         self.sync_commands = sync_commands
         self.volunteers = RoleBook.of(settings, "volunteer_role")
         self.facilitators = RoleBook.of(settings, "facilitator_role")
@@ -75,9 +77,9 @@ class ConcordBot(commands.Bot):
     @property
     def glossary(self) -> Glossary:
         """The glossary the translator enforces: edits through it take effect on the next message."""
-        if self.translator.glossary is None:
-            raise RuntimeError("the translator was built without a store, so it has no glossary")
-        return self.translator.glossary
+        if self._glossary is None:
+            raise RuntimeError("the bot was built without a glossary")
+        return self._glossary
 
     async def setup_hook(self) -> None:
         self.sink = DiscordSink(self, timeout=self.settings.discord_timeout)
@@ -234,9 +236,10 @@ async def run(settings: Settings, *, sync: bool = False) -> None:
         if settings.discord_api_base:
             await use_api_base(settings.discord_api_base)
         async with await Store.open(settings.database) as store:
-            translator = build_translator(settings, store)
+            glossary = Glossary.configured(store, settings)
+            translator = build_translator(settings, store, glossary)
             try:
-                async with ConcordBot(settings, store, translator, sync_commands=sync) as bot:
+                async with ConcordBot(settings, store, translator, glossary=glossary, sync_commands=sync) as bot:
                     stop_on_signals(bot)
                     await bot.start(settings.discord_token.get_secret_value())
             finally:

@@ -85,6 +85,12 @@ def require_role(interaction: discord.Interaction, book: RoleBook, error: type[N
     raise error(found.label, found.problem)
 
 
+def require_volunteer(interaction: discord.Interaction) -> None:
+    """In every command, button and form that changes the glossary (Discord's own command permissions are a
+    display default the server's admins can change; a role can be taken away while a form is open)."""
+    require_role(interaction, interaction.client.volunteers, NotVolunteer)  # type: ignore[attr-defined]
+
+
 def _sentence(error: Exception) -> str:
     text = str(error).strip().rstrip(".")
     return text[:1].upper() + text[1:] + "."

@@ -133,3 +133,13 @@ def lacking(granted: discord.Permissions, needs: dict[str, discord.Permissions])
     if granted.manage_messages:
         granted = granted | discord.Permissions(pin_messages=True)
     return [name for name, perm in needs.items() if not perm.is_subset(granted)]
+
+
+def changed_by(user: discord.abc.User) -> str:
+    """Who made a glossary change, as its audit row records it."""
+    return f"{user.name} ({user.id})"
+
+
+def language_name(code: str) -> str:
+    lang = languages.get(code)
+    return lang.english if lang.native == lang.english else f"{lang.english} · {lang.native}"

@@ -187,6 +187,7 @@ class InteractionCall:
     token: str
     channel_id: int
     member: dict[str, Any] = field(default_factory=dict)  # who acted (clicks and modal submits reuse it)
+    message: dict[str, Any] | None = None  # the message a click (or a modal opened by one) came from
     # Callback bodies ({"type": 4, "data": ...}), follow-ups ({"type": "followup", "data": ...}) and edits of
     # the original response ({"type": "edit", "data": ...}), in order; each with "files": [(name, bytes)] and,
     # when it made a message, "message_id".
@@ -983,6 +984,8 @@ class FakeDiscord:
             )  # fmt: skip
         data = {"custom_id": modal["custom_id"], "components": rows}
         new, payload = self._interaction(5, call.channel_id, data, None, 0, member=call.member)
+        if call.message is not None:  # a modal opened by a button: Discord sends that button's message along
+            new.message = payload["message"] = call.message
         await self.dispatch("INTERACTION_CREATE", payload)
         return new
 
@@ -1010,7 +1013,7 @@ class FakeDiscord:
         data = {"custom_id": custom_id, "component_type": 2}
         member = self._member(user, permissions, roles) if user else call.member
         new, payload = self._interaction(3, call.channel_id, data, None, 0, member=member)
-        payload["message"] = payload_message
+        new.message = payload["message"] = payload_message
         await self.dispatch("INTERACTION_CREATE", payload)
         return new
 
@@ -1464,6 +1467,9 @@ class FakeDiscord:
         if body.get("type") in (4, 5):  # a new (ephemeral) message; kept out of the channel's messages
             response["message_id"] = self.snowflake()
             interaction["response_message_id"] = str(response["message_id"])
+        elif body.get("type") == 7 and call.message is not None:  # the clicked message, updated: clickable again
+            response["message_id"] = int(call.message["id"])
+            interaction["response_message_id"] = call.message["id"]
         call.record(response)
         return _json({"interaction": interaction})
 

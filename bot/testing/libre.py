@@ -74,6 +74,7 @@ class FakeLibre:
     dictionary: dict[str, dict[str, str]] = field(default_factory=dict)  # target -> {phrase: rendering}
     delay_for: Callable[[str, str], float] | None = None  # (q, target) -> extra seconds
     transform: Callable[[str, str, str], str] | None = None  # (translated, q, target) -> text, e.g. mangling
+    engine: Callable[[str, str, str], str] | None = None  # a real MT engine (q, source, target) instead of `dictionary`
     tag: bool = True  # prefix "[target] " so a test can see a text went through translation
     calls: list[Call] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)  # path and query of each request: what a proxy log would see
@@ -102,8 +103,8 @@ class FakeLibre:
     # --- the fake engine -------------------------------------------------------------------------
 
     def render(self, q: str, source: str, target: str) -> str:
-        out = q
-        phrases = self.dictionary.get(target, {})
+        out = q if self.engine is None else self.engine(q, source, target)
+        phrases = self.dictionary.get(target, {}) if self.engine is None else {}
         for phrase in sorted(phrases, key=len, reverse=True):
             out = re.sub(rf"(?<!\w){re.escape(phrase)}(?!\w)", phrases[phrase], out, flags=re.IGNORECASE)
         if self.transform:
@@ -315,8 +316,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5055)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--jitter-ms", type=float, default=0.0)
+    parser.add_argument("--apertium", action="store_true", help="translate en<->es with Apertium (untagged)")
     args = parser.parse_args()
     fake = FakeLibre(latency=args.latency_ms / 1000, jitter=args.jitter_ms / 1000)
+    if args.apertium:
+        from bot.testing.apertium import Apertium
+
+        fake.engine, fake.tag = Apertium(), False
     serve_forever(fake, args.port, "LibreTranslate-compatible test server")
 
 

@@ -3,7 +3,8 @@
 Read-only: computed from the store's glossary rows (`glossary_concepts()`, `glossary_renderings()`), so it
 shows the database as the bot uses it, volunteers' changes included. A concept counts once per language:
 approved if an approved rendering exists, draft if only other usable ones do, missing if none does (a
-`forbidden`-status row alone is no rendering).
+`forbidden`-status row alone is no rendering). `doubtful` (a reviewer was unsure) is a kind of draft: the table
+shows how many of the drafts are doubtful; the JSON keeps its four keys.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot import languages
-from bot.glossary import GLOBAL
+from bot.glossary.models import GLOBAL
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -25,6 +26,7 @@ class LanguageStats:
     approved: int = 0
     draft: int = 0
     missing: int = 0
+    doubtful: int = 0  # of the drafts
     sources: list[str] = field(default_factory=list)
 
     @property
@@ -63,6 +65,7 @@ async def compute(store: Store, guild_id: int | None = None) -> dict[str, Langua
                 entry.approved += 1
             elif rows:
                 entry.draft += 1
+                entry.doubtful += any(r.status == "doubtful" for r in rows)
             else:
                 entry.missing += 1
             cited.update(s.strip() for r in rows for s in r.source.split(";") if s.strip())
@@ -81,13 +84,16 @@ def as_json(stats: dict[str, LanguageStats]) -> str:
 
 
 def as_table(stats: dict[str, LanguageStats]) -> str:
-    header = f"{'language':<10} {'name':<28} {'approved':>8} {'draft':>6} {'missing':>7} {'approved%':>9}  sources"
+    header = (
+        f"{'language':<10} {'name':<28} {'approved':>8} {'draft':>6} {'doubtful':>8} {'missing':>7} {'approved%':>9}"
+        "  sources"
+    )
     lines = [header, "-" * len(header)]
     for code, s in stats.items():
         name = languages.LANGUAGES[code].english if code in languages.LANGUAGES else "(not in the registry)"
         share = f"{100 * s.approved / s.concepts:.0f}%" if s.concepts else "-"
         lines.append(
-            f"{code:<10} {name[:28]:<28} {s.approved:>8} {s.draft:>6} {s.missing:>7} {share:>9}  "
+            f"{code:<10} {name[:28]:<28} {s.approved:>8} {s.draft:>6} {s.doubtful:>8} {s.missing:>7} {share:>9}  "
             + (", ".join(s.sources) or "-")
         )
     return "\n".join(lines) + "\n"
