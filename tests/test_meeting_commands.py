@@ -12,6 +12,7 @@ import pytest
 
 from bot import languages
 from bot.bidi import FSI, LINE_START, PDI, mark_rtl
+from bot.discord.views import picker_view
 from bot.testing.browser import Browser, missing_reason
 from bot.testing.discord_server import EPHEMERAL, MANAGE_ROLES, FakeDiscord, InteractionCall
 from tests.conftest import running_bot
@@ -420,3 +421,12 @@ async def test_purge_deletes_what_concord_kept_of_the_meeting(bot, server, store
     assert await store.meeting_sources(meeting.id) == []
     end = await server.slash(made["en"].channel, "meeting", "transcript")
     assert "(0 messages)" in (await answer(end))["content"]
+
+
+def test_a_meeting_in_every_language_gets_a_second_menu_past_discords_25_options():
+    codes = list(languages.LANGUAGES)
+    menus = [row["components"][0] for row in picker_view(7, codes).to_components()]
+    assert [m["custom_id"] for m in menus] == ["concord:lang:7:0", "concord:lang:7:1"]
+    values = [o["value"] for m in menus for o in m["options"]]
+    assert len(menus[0]["options"]) == 25 and sorted(values) == sorted(codes)
+    assert all(len(o["label"]) <= 100 for m in menus for o in m["options"]) and len(menus[0]["placeholder"]) <= 150

@@ -13,6 +13,7 @@ language no engine translates, the meeting's interpreter role. Concord itself is
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -59,6 +60,7 @@ class Builder:
         self.made_now = made_now
         self.built = Built()
         self._undo: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
+        self._texts: dict[str, asyncio.Future[str]] = {}
 
     # --- the whole build, all or nothing ------------------------------------------------------
 
@@ -67,6 +69,8 @@ class Builder:
         try:
             await self._build(codes)
         except BaseException as exc:
+            for text in self._texts.values():
+                text.cancel()
             await self.rollback()
             if isinstance(exc, discord.HTTPException):
                 raise SetupError("Discord refused", f"{exc.status} {exc.text}", repaired=not self.made_now) from exc
@@ -89,6 +93,9 @@ class Builder:
     async def _build(self, codes: list[str]) -> None:
         rooms = {r.language: r for r in await self.store.rooms(self.meeting.id)}
         wanted = list(dict.fromkeys(["en", *rooms, *codes]))
+        for code in wanted:
+            if code != "en" and (code not in rooms or rooms[code].welcome_id is None):
+                self._welcome_text(code)
         category = await self._category()
         interpreters = await self._interpreter_role(wanted)
         for code in wanted:
@@ -257,13 +264,7 @@ class Builder:
                         await message.pin(reason=self._reason)
                     self.built.mended.append(f"pin in #{channel.name}")
                 return
-        text = await meetings.localized(
-            "welcome",
-            room.language,
-            meeting=self.meeting.name,
-            translator=self.bot.translator,
-            keep_days=self.bot.settings.keep_days,
-        )
+        text = await self._welcome_text(room.language)
         async with self._step(f"post the welcome in #{channel.name}", "Send Messages"):
             message = await channel.send(fit(text), allowed_mentions=NO_PINGS)
         self._made(f"welcome in #{channel.name}", message.delete, quiet=True)
@@ -274,6 +275,21 @@ class Builder:
             "welcome record",
             lambda: self.store.set_room(channel.id, role_id=room.role_id, welcome_id=room.welcome_id),
         )
+
+    def _welcome_text(self, code: str) -> asyncio.Future[str]:
+        """The welcome in one language, started at most once: languages without written wording are machine-
+        translated, all of them at the same time and while the channels are being made."""
+        if code not in self._texts:
+            self._texts[code] = asyncio.ensure_future(
+                meetings.localized(
+                    "welcome",
+                    code,
+                    meeting=self.meeting.name,
+                    translator=self.bot.translator,
+                    keep_days=self.bot.settings.keep_days,
+                )
+            )
+        return self._texts[code]
 
     async def _picker(self, codes: list[str]) -> None:
         """The language picker, pinned in the main channel; an existing one gets the current languages."""
