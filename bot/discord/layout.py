@@ -73,7 +73,7 @@ class Builder:
                 text.cancel()
             await self.rollback()
             if isinstance(exc, discord.HTTPException):
-                raise SetupError("Discord refused", f"{exc.status} {exc.text}", repaired=not self.made_now) from exc
+                raise SetupError("set up the meeting", f"{exc.status} {exc.text}", repaired=not self.made_now) from exc
             if isinstance(exc, SetupError):
                 exc.repaired = not self.made_now
             raise
