@@ -176,6 +176,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         script = Path(args.script).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read script {args.script}: {exc}") from None
+    folder = Path(args.transcripts) if args.transcripts else None
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise UsageError(f"--transcripts {folder}: not a folder")
     with tempfile.TemporaryDirectory() as tmp:
         database = Path(args.database) if args.database else Path(tmp) / "simulate.db"
         report = asyncio.run(
@@ -187,9 +190,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 live=args.live,
                 burst=args.burst,
                 glossary=not args.no_glossary,
+                transcripts=folder is not None,
+                name=Path(args.script).stem,
             )
         )
     print(report.render())
+    if folder is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for file in report.transcripts:
+                (folder / file.filename).write_text(file.content, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--transcripts {folder}: cannot write there: {exc}") from None
+        print(f"transcripts: {len(report.transcripts)} files in {folder}")
     return 0 if report.lost == 0 else 1
 
 
@@ -260,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--live", action="store_true", help="also print each delivery as it happens")
     sim.add_argument("--no-glossary", action="store_true", help="translate without the education glossary")
     sim.add_argument("--burst", action="store_true", help="send all lines at once instead of one after another")
+    sim.add_argument(
+        "--transcripts", metavar="DIR", help="write the meeting's transcripts there: Markdown and HTML per language"
+    )
     sim.add_argument("-v", "--verbose", action="store_true", help="log translation warnings")
     sim.set_defaults(func=cmd_simulate)
 

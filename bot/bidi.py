@@ -48,21 +48,41 @@ _PREFIX = re.compile(r"[ \t]*(?:>>> |> )?[ \t]*(?:(?:#{1,3}|-#) +)?(?:(?:[-*+]|\
 _PHONE = re.compile(r"\+?(?:\(\d+\)[ .-]?)?\d[\d .-]*\d")
 
 
-def for_discord(text: str, language: str | Language) -> str:
-    """`text` as it should be sent to a channel in `language`: marked when the language is RTL."""
+_MARKS = re.compile(f"[{LRM}{RLM}{LRI}{RLI}{FSI}{PDI}]")
+
+
+def for_discord(text: str, language: str | Language, *, limit: int | None = None) -> str:
+    """`text` as it should be sent to a channel in `language`: marked when the language is RTL (see
+    `mark_rtl` for `limit`)."""
     lang = language if isinstance(language, Language) else languages.get(language)
-    return mark_rtl(text) if lang.rtl else text
+    return mark_rtl(text, limit=limit) if lang.rtl else text
 
 
-def mark_rtl(text: str) -> str:
-    """Add direction marks to the lines of an RTL message that need them (see the module docstring)."""
+def mark_rtl(text: str, *, limit: int | None = None) -> str:
+    """Add direction marks to the lines of an RTL message that need them (see the module docstring).
+
+    With `limit` (Discord's 2,000 characters), the result stays within it when `text` does: the last lines
+    go unmarked first, so the opening lines, which set how the message reads, keep their marks."""
     spans = protected_spans(text)
-    out: list[str] = []
+    lines: list[tuple[str, str]] = []  # (as written, marked)
     start = 0
     for end in _line_ends(text, spans):
-        out.append(_mark_line(text, start, end, [(s, e) for s, e in spans if start <= s < end]))
+        lines.append((text[start:end], _mark_line(text, start, end, [(s, e) for s, e in spans if start <= s < end])))
         start = end
-    return "".join(out)
+    if limit is not None:
+        extra = sum(len(marked) for _, marked in lines) - max(limit, len(text))
+        for i in reversed(range(len(lines))):
+            if extra <= 0:
+                break
+            written, marked = lines[i]
+            extra -= len(marked) - len(written)
+            lines[i] = (written, written)
+    return "".join(marked for _, marked in lines)
+
+
+def unmark(text: str) -> str:
+    """`text` without any direction mark or isolate (to recognise a message whatever marks it was sent with)."""
+    return _MARKS.sub("", text)
 
 
 def _line_ends(text: str, spans: list[tuple[int, int]]) -> list[int]:

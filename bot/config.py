@@ -150,6 +150,7 @@ class Settings(BaseSettings):
     volunteer_role: str | None = Field("Volunteer", description="role that may change glossary terms")
     facilitator_role: str | None = Field(None, description="role that may set up meeting channels")
     test_guild_id: int | None = Field(None, gt=0, description="the ID of one server to sync slash commands to")
+    timezone: str = Field("UTC", description="IANA time zone of meeting transcripts, e.g. America/Los_Angeles")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("*", mode="before")
@@ -248,6 +249,20 @@ class Settings(BaseSettings):
             return mention[1]
         if len(text) > ROLE_NAME_LIMIT:
             raise ValueError(f"must be a role ID or a role name of at most {ROLE_NAME_LIMIT} characters")
+        return text
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        text = value.strip()
+        if text.upper() == "UTC":
+            return "UTC"
+        try:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Pacific" is a folder of zones
+            raise ValueError("must be an IANA time zone name, e.g. America/Los_Angeles or UTC") from None
         return text
 
     @field_validator("log_level", mode="before")

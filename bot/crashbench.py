@@ -35,6 +35,7 @@ from typing import Any
 
 from bot import languages
 from bot.bench import BenchConfig, ServerProcess
+from bot.bidi import unmark
 from bot.store import Store
 from bot.testing.discord_server import FakeDiscord
 
@@ -86,12 +87,13 @@ class Tally:
 
 def count(server: FakeDiscord, targets: list[int], sent: list[int]) -> Tally:
     """Deliveries, lost, duplicated and out-of-order messages, read from the channels as a reader sees them
-    (a combined post carries several numbered messages, in order)."""
+    (a combined post carries several numbered messages, in order; right-to-left channels' invisible direction
+    marks are not text)."""
     tally = Tally(sent=len(sent), expected_deliveries=len(sent) * len(targets))
     for channel_id in targets:
-        posts = [m for m in server.by_bot(channel_id) if TAG.search(m.content)]
+        posts = [m for m in server.by_bot(channel_id) if TAG.search(unmark(m.content))]
         tally.posts += len(posts)
-        seen = [int(n) for m in posts for n in TAG.findall(m.content)]
+        seen = [int(n) for m in posts for n in TAG.findall(unmark(m.content))]
         counts = Counter(seen)
         tally.deliveries += len(seen)
         tally.lost += sum(1 for n in sent if counts[n] == 0)
@@ -210,7 +212,8 @@ class Stage:
 
     def delivered_everywhere(self, sent: list[int]) -> bool:
         return all(
-            set(sent) <= {int(n) for m in self.server.by_bot(c) for n in TAG.findall(m.content)} for c in self.targets
+            set(sent) <= {int(n) for m in self.server.by_bot(c) for n in TAG.findall(unmark(m.content))}
+            for c in self.targets
         )
 
 

@@ -10,18 +10,21 @@ Script format, one message per line (blank lines and unindented lines starting w
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot import languages
+from bot import languages, meetings
 from bot.config import Settings
 from bot.glossary import Glossary, GlossaryError
 from bot.languages import Language
 from bot.relay import Incoming, RelayEngine
 from bot.sinks import MemorySink, Outgoing, TerminalSink
-from bot.store import Store
+from bot.store import Store, time_snowflake
+from bot.transcripts import TranscriptFile
+from bot.transcripts import transcripts as render_transcripts
 from bot.translation import build_translator
 
 MAIN_CHANNEL = 1000
@@ -72,6 +75,7 @@ class Report:
     lost: int = 0
     messages: int = 0
     notes: list[str] = field(default_factory=list)
+    transcripts: list[TranscriptFile] = field(default_factory=list)
 
     def render(self) -> str:
         out = [*self.notes]
@@ -95,9 +99,12 @@ async def run(
     live: bool = False,
     burst: bool = False,
     glossary: bool = True,
+    transcripts: bool = False,
+    name: str = "simulation",
 ) -> Report:
     """Relay the script. By default each line waits for its deliveries, like a meeting's pace; `burst` sends
-    all lines at once (order per channel is still kept)."""
+    all lines at once (order per channel is still kept). `transcripts`: also make the meeting's transcripts
+    (Markdown and HTML per language, as `/meeting end` gives them) into `Report.transcripts`."""
     lines = parse(script)
     wanted = languages.parse_list(language_list)
     notes = []
@@ -108,7 +115,9 @@ async def run(
     channels = {MAIN_CHANNEL: languages.LANGUAGES["en"]}
     channels.update({MAIN_CHANNEL + i: lang for i, lang in enumerate(wanted, start=1) if lang.code != "en"})
     names = {cid: lang.channel for cid, lang in channels.items()}
-    sink = TerminalSink(names=names, out=sys.stdout) if live else MemorySink()
+    # Ids like Discord's, which carry the time they were made at: transcripts read the time from them.
+    ids = itertools.count(time_snowflake())
+    sink = TerminalSink(names=names, out=sys.stdout, _ids=ids) if live else MemorySink(_ids=ids)
     store = await Store.open(database)
     try:
         terms = Glossary.configured(store, settings) if glossary else None
@@ -123,7 +132,7 @@ async def run(
         raise
     engine = RelayEngine(store, translator, sink, retry_every=0)
     try:
-        meeting = await store.create_meeting(guild_id=0, name="simulation")
+        meeting = await store.create_meeting(guild_id=0, name=name)
         for channel_id, lang in channels.items():
             await store.link_channel(channel_id, meeting.id, lang.code)
         by_language = {lang.code: cid for cid, lang in channels.items()}
@@ -143,11 +152,24 @@ async def run(
             report.delivered += row.state != "pending"
             report.untranslated += row.state == "untranslated"
             report.lost += row.state == "pending"
+        if transcripts:
+            report.transcripts = await transcript_files(store, meeting.id, settings.timezone)
         return report
     finally:
         await engine.close()
         translator.close()
         await store.close()
+
+
+async def transcript_files(store: Store, meeting_id: int, timezone: str) -> list[TranscriptFile]:
+    """The meeting's transcripts: one Markdown and one HTML file per language."""
+    meeting = await store.meeting(meeting_id)
+    assert meeting is not None
+
+    async def no_names(kind: str, ident: int) -> str | None:
+        return None  # a script has no Discord members, roles or channels to name
+
+    return render_transcripts(await meetings.record(store, meeting, names=no_names, timezone=timezone))
 
 
 def _human(line: Line) -> Outgoing:

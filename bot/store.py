@@ -229,6 +229,33 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (guild_id, user_id)
     );
     """,
+    # 8: meetings run from slash commands (bot/meetings.py). state: ready | live | paused | ended | archived;
+    # `active` (relaying) follows it: live, or always_on and not archived. Meetings linked by hand before this
+    # (and by `/concord link`) are always on, so they keep relaying as they did. managed: made by `/meeting
+    # create`, which records each Discord object it makes (category, picker message, interpreter role; per
+    # channel its language role and pinned welcome) so running it again repairs what is missing.
+    # meeting_members: who picked which language in the picker, for attendance.
+    """
+    ALTER TABLE meetings ADD COLUMN state TEXT NOT NULL DEFAULT 'ready';
+    ALTER TABLE meetings ADD COLUMN always_on INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE meetings ADD COLUMN managed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE meetings ADD COLUMN share_transcripts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE meetings ADD COLUMN category_id INTEGER;
+    ALTER TABLE meetings ADD COLUMN picker_message_id INTEGER;
+    ALTER TABLE meetings ADD COLUMN interpreter_role_id INTEGER;
+    ALTER TABLE meetings ADD COLUMN started_at REAL;
+    ALTER TABLE meetings ADD COLUMN ended_at REAL;
+    ALTER TABLE channels ADD COLUMN role_id INTEGER;
+    ALTER TABLE channels ADD COLUMN welcome_id INTEGER;
+    CREATE TABLE meeting_members (
+        meeting_id INTEGER NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL,
+        language TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (meeting_id, user_id)
+    );
+    CREATE INDEX sources_meeting ON sources (meeting_id, message_id);
+    """,
 ]
 
 DISCORD_EPOCH_MS = 1420070400000
@@ -302,7 +329,40 @@ class Meeting:
     id: int
     guild_id: int
     name: str
-    active: bool
+    active: bool  # relaying now
+    state: str = "ready"  # bot.meetings.STATES
+    always_on: bool = True
+    managed: bool = False  # made by `/meeting create`: Concord owns its category, channels and roles
+    share_transcripts: bool = False  # transcripts are also posted in each language channel
+    category_id: int | None = None
+    picker_message_id: int | None = None
+    interpreter_role_id: int | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Room:
+    """A channel of a meeting with what `/meeting create` made for it."""
+
+    channel_id: int
+    meeting_id: int
+    language: str
+    role_id: int | None = None  # the language role that shows the channel
+    welcome_id: int | None = None  # the pinned welcome message
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A source message as one channel shows it (for transcripts): the outbox row and any correction."""
+
+    source_id: int
+    channel_id: int
+    language: str
+    state: str
+    body: str | None
+    host_id: int | None
+    corrected: str | None  # the volunteers' corrections of its parts, in part order, joined by newlines
 
 
 @dataclass(frozen=True)
@@ -740,8 +800,10 @@ class Store:
 
     async def create_meeting(self, guild_id: int, name: str) -> Meeting:
         await self._write(
-            "INSERT INTO meetings (guild_id, name, created_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (guild_id, name) DO UPDATE SET active = 1",
+            "INSERT INTO meetings (guild_id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (guild_id, name)"
+            # linking revives a meeting linked by hand; one `/meeting create` made keeps its state
+            " DO UPDATE SET state = CASE WHEN managed THEN state ELSE 'ready' END,"
+            " active = CASE WHEN managed THEN active ELSE 1 END",
             (guild_id, name, time.time()),
         )
         meeting = await self.meeting_by_name(guild_id, name)
@@ -749,20 +811,16 @@ class Store:
         return meeting
 
     async def meeting_by_name(self, guild_id: int, name: str) -> Meeting | None:
-        async with self.db.execute(
-            "SELECT id, guild_id, name, active FROM meetings WHERE guild_id = ? AND name = ?",
-            (guild_id, name),
-        ) as cur:
+        async with self.db.execute("SELECT * FROM meetings WHERE guild_id = ? AND name = ?", (guild_id, name)) as cur:
             row = await cur.fetchone()
-        return Meeting(row["id"], row["guild_id"], row["name"], bool(row["active"])) if row else None
+        return _meeting(row) if row else None
 
     async def meetings(self, guild_id: int) -> list[Meeting]:
         async with self.db.execute(
-            "SELECT id, guild_id, name, active FROM meetings WHERE guild_id = ? AND parent_id IS NULL ORDER BY name",
-            (guild_id,),
+            "SELECT * FROM meetings WHERE guild_id = ? AND parent_id IS NULL ORDER BY name", (guild_id,)
         ) as cur:
             rows = await cur.fetchall()
-        return [Meeting(r["id"], r["guild_id"], r["name"], bool(r["active"])) for r in rows]
+        return [_meeting(r) for r in rows]
 
     async def link_channel(self, channel_id: int, meeting_id: int, language: str) -> None:
         """Bind a channel to a meeting language; a channel belongs to one meeting, a language to one channel.
@@ -1413,6 +1471,183 @@ class Store:
         ) as cur:
             row = await cur.fetchone()
         return row[0] if row else None
+
+    # --- meetings run from slash commands (bot/meetings.py) --------------------------------------
+
+    async def meeting(self, meeting_id: int) -> Meeting | None:
+        async with self.db.execute("SELECT * FROM meetings WHERE id = ?", (meeting_id,)) as cur:
+            row = await cur.fetchone()
+        return _meeting(row) if row else None
+
+    async def meeting_of_channel(self, channel_id: int) -> Meeting | None:
+        """The meeting a channel belongs to, whatever its state (`channel()` sees relaying meetings only)."""
+        async with self.db.execute(
+            "SELECT m.* FROM meetings m JOIN channels c ON c.meeting_id = m.id WHERE c.channel_id = ?", (channel_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return _meeting(row) if row else None
+
+    async def create_managed_meeting(self, guild_id: int, name: str, *, always_on: bool) -> tuple[Meeting, bool]:
+        """A meeting `/meeting create` owns, relaying only while live unless `always_on`; (meeting, made now)."""
+        done = await self._write(
+            "INSERT OR IGNORE INTO meetings (guild_id, name, created_at, active, managed, always_on)"
+            " VALUES (?, ?, ?, ?, 1, ?)",
+            (guild_id, name, time.time(), int(always_on), int(always_on)),
+        )
+        meeting = await self.meeting_by_name(guild_id, name)
+        assert meeting is not None
+        return meeting, done.rowcount > 0
+
+    async def delete_meeting(self, meeting_id: int) -> None:
+        """Forget a meeting with its channels, messages and picks (a `/meeting create` rolled back)."""
+        async with self.transaction():
+            async with self.db.execute("SELECT channel_id FROM channels WHERE meeting_id = ?", (meeting_id,)) as cur:
+                channels = [r[0] for r in await cur.fetchall()]
+            await self._run_many("DELETE FROM channel_cursors WHERE channel_id = ?", [(c,) for c in channels])
+            await self._run("DELETE FROM sources WHERE meeting_id = ?", (meeting_id,))
+            await self._run("DELETE FROM glossary_sessions WHERE meeting_id = ?", (meeting_id,))
+            await self._run("DELETE FROM meetings WHERE id = ?", (meeting_id,))
+
+    _MEETING_FIELDS = frozenset(
+        {"always_on", "share_transcripts", "category_id", "picker_message_id", "interpreter_role_id"}
+    )
+
+    async def update_meeting(self, meeting_id: int, **values: object) -> None:
+        """Set a meeting's options and the ids of what was made for it. Changing `always_on` changes whether it
+        relays now (see `set_meeting_state`)."""
+        unknown = set(values) - self._MEETING_FIELDS
+        if unknown:
+            raise ValueError(f"not meeting fields: {', '.join(sorted(unknown))}")
+        if not values:
+            return
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        params = [int(v) if isinstance(v, bool) else v for v in values.values()]
+        async with self.transaction():
+            await self._run(f"UPDATE meetings SET {assignments} WHERE id = ?", (*params, meeting_id))
+            await self._run(
+                "UPDATE meetings SET active = (state = 'live' OR (always_on = 1 AND state != 'archived')) WHERE id = ?",
+                (meeting_id,),
+            )
+
+    async def set_meeting_state(
+        self,
+        meeting_id: int,
+        state: str,
+        *,
+        started_at: float | None = None,
+        ended_at: float | None = None,
+        restart_cursors: bool = False,
+    ) -> None:
+        """Move a meeting to `state` (bot.meetings checks the move) and relay accordingly, in one transaction.
+
+        `started_at` / `ended_at` are set when given (a new session clears `ended_at`). `restart_cursors`: each
+        channel's catch-up starts from now, so what was said before the start is never relayed."""
+        async with self.transaction():
+            await self._run(
+                "UPDATE meetings SET state = ?, active = (? = 'live' OR (always_on = 1 AND ? != 'archived')),"
+                " started_at = COALESCE(?, started_at),"
+                " ended_at = CASE WHEN ? IS NOT NULL THEN NULL ELSE COALESCE(?, ended_at) END WHERE id = ?",
+                (state, state, state, started_at, started_at, ended_at, meeting_id),
+            )
+            if restart_cursors:
+                await self._run(
+                    "UPDATE channel_cursors SET last_message_id = MAX(last_message_id, ?)"
+                    " WHERE channel_id IN (SELECT channel_id FROM channels WHERE meeting_id = ?)",
+                    (time_snowflake(), meeting_id),
+                )
+
+    async def rooms(self, meeting_id: int) -> list[Room]:
+        """A meeting's channels with their language roles and welcome messages, the main (English) one first."""
+        async with self.db.execute(
+            "SELECT channel_id, meeting_id, language, role_id, welcome_id FROM channels WHERE meeting_id = ?"
+            " ORDER BY language != 'en', channel_id",
+            (meeting_id,),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [Room(*r) for r in rows]
+
+    async def set_room(self, channel_id: int, *, role_id: int | None, welcome_id: int | None) -> None:
+        await self._write(
+            "UPDATE channels SET role_id = ?, welcome_id = ? WHERE channel_id = ?", (role_id, welcome_id, channel_id)
+        )
+
+    async def record_pick(self, meeting_id: int, user_id: int, language: str) -> None:
+        """A member picked a language in a meeting's picker: for attendance, and as the language they read
+        (what "Translate to my language" uses)."""
+        now = time.time()
+        async with self.transaction():
+            await self._run(
+                "INSERT INTO meeting_members (meeting_id, user_id, language, at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (meeting_id, user_id) DO UPDATE SET language = excluded.language, at = excluded.at",
+                (meeting_id, user_id, language, now),
+            )
+            await self._run(
+                "INSERT INTO member_languages (guild_id, user_id, language, updated_at)"
+                " SELECT guild_id, ?, ?, ? FROM meetings WHERE id = ?"
+                " ON CONFLICT (guild_id, user_id) DO UPDATE SET language = excluded.language,"
+                " updated_at = excluded.updated_at",
+                (user_id, language, now, meeting_id),
+            )
+
+    async def picks(self, meeting_id: int) -> dict[str, int]:
+        """language -> members who picked it (their latest pick) in the meeting's language picker."""
+        async with self.db.execute(
+            "SELECT language, count(*) FROM meeting_members WHERE meeting_id = ? GROUP BY language", (meeting_id,)
+        ) as cur:
+            rows = await cur.fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    async def meeting_sources(self, meeting_id: int, since_id: int = 0, until_id: int | None = None) -> list[Source]:
+        """The messages of a meeting with ids in [since_id, until_id], not deleted, oldest first."""
+        async with self.db.execute(
+            "SELECT * FROM sources WHERE meeting_id = ? AND message_id >= ? AND message_id <= ? AND deleted = 0"
+            " ORDER BY message_id",
+            (meeting_id, since_id, until_id if until_id is not None else 2**63 - 1),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_source(r) for r in rows]
+
+    async def copies(self, source_ids: Sequence[int]) -> list[Copy]:
+        """How each channel shows these messages: outbox rows, with the corrections of corrected copies."""
+        found: list[Copy] = []
+        for start in range(0, len(source_ids), 500):  # SQLite's limit on parameters
+            chunk = list(source_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            async with self.db.execute(
+                "SELECT o.source_id, o.channel_id, o.language, o.state, o.body, o.host_id,"
+                " (SELECT group_concat(corrected, char(10)) FROM (SELECT c.corrected FROM message_map m"
+                "   JOIN corrections c ON c.id = (SELECT MAX(id) FROM corrections WHERE relayed_id = m.relayed_id)"
+                "   WHERE m.source_id = o.source_id AND m.channel_id = o.channel_id ORDER BY m.part)) AS corrected"
+                f" FROM outbox o WHERE o.source_id IN ({marks}) ORDER BY o.source_id, o.channel_id",
+                chunk,
+            ) as cur:
+                found += [Copy(*r) for r in await cur.fetchall()]
+        return found
+
+    async def purge_meeting(self, meeting_id: int) -> int:
+        """Forget a meeting's text now: its messages with their copies, maps and corrections, its first
+        mentions, and translations cached since its first message (the cache is keyed by hashes, so what was
+        cached meanwhile goes, whoever it was for). Returns how many messages were forgotten."""
+        async with self.transaction():
+            async with self.db.execute(
+                "SELECT MIN(created_at), count(*) FROM sources WHERE meeting_id = ?", (meeting_id,)
+            ) as cur:
+                first, count = await cur.fetchone()
+            await self._run("DELETE FROM sources WHERE meeting_id = ?", (meeting_id,))
+            await self._run("DELETE FROM glossary_mentions WHERE meeting_id = ?", (meeting_id,))
+            if first is not None:
+                await self._run("DELETE FROM translation_cache WHERE created_at >= ?", (first,))
+        return int(count)
+
+
+def _meeting(row: aiosqlite.Row) -> Meeting:
+    return Meeting(
+        id=row["id"], guild_id=row["guild_id"], name=row["name"], active=bool(row["active"]), state=row["state"],
+        always_on=bool(row["always_on"]), managed=bool(row["managed"]),
+        share_transcripts=bool(row["share_transcripts"]), category_id=row["category_id"],
+        picker_message_id=row["picker_message_id"], interpreter_role_id=row["interpreter_role_id"],
+        started_at=row["started_at"], ended_at=row["ended_at"],
+    )  # fmt: skip
 
 
 _OUTBOX_COLUMNS = "source_id, channel_id, language, state, version, attempts, last_error, next_attempt_at"

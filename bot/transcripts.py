@@ -220,9 +220,13 @@ def _html_lang(code: str) -> str:
 # --- Shared helpers ---------------------------------------------------------------------------------------
 
 
+def zone(name: str) -> tzinfo:
+    """An IANA time zone; UTC needs no time-zone database (slim images may have none)."""
+    return UTC if name.upper() in ("UTC", "") else ZoneInfo(name)
+
+
 def _zone(record: MeetingRecord) -> tzinfo:
-    """The meeting's zone; UTC needs no time-zone database (slim images may have none)."""
-    return UTC if record.timezone.upper() in ("UTC", "") else ZoneInfo(record.timezone)
+    return zone(record.timezone)
 
 
 def _local(at: datetime, zone: tzinfo) -> datetime:

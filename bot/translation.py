@@ -148,6 +148,10 @@ class TranslationService:
         self._cache_size = cache_size
         self._inflight: dict[str, asyncio.Future[_Result]] = {}
 
+    def forget_cached(self) -> None:
+        """Drop the translations kept in memory (a meeting's text was purged from the store)."""
+        self._memory.clear()
+
     def route(self, source: Language, target: Language) -> list[str]:
         """Backends to try, in order, for this pair: per-language choice first, then the chain."""
         preferred = [self.by_language[target.code]] if target.code in self.by_language else []

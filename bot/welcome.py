@@ -304,14 +304,14 @@ def _texts(code: str) -> tuple[str, Texts]:
     return "en", TEXTS["en"]
 
 
-def _plain(name: str) -> str:
+def plain(name: str) -> str:
     """A meeting name shown as typed: no Markdown or mention can come out of it."""
     return _MARKDOWN.sub(r"\\\1", " ".join(name.split()))
 
 
 def _notice(code: str, template: str, reader: str, **values: object) -> Notice:
     texts = TEXTS[code]
-    text = template.format(**{k: _plain(v) if isinstance(v, str) else v for k, v in values.items()})
+    text = template.format(**{k: plain(v) if isinstance(v, str) else v for k, v in values.items()})
     fallback = code == "en" and reader != "en"  # to be machine-translated: a draft whatever its source
     return Notice(code, for_discord(text, code), texts.draft or fallback, texts.sources)
 

@@ -66,7 +66,7 @@ class Relay(commands.Cog):
     @commands.Cog.listener()
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         """A linked channel deleted by an admin is unlinked, with one notice in its meeting's main channel."""
-        if await self.bot.store.channel(channel.id) is not None:
+        if await self.bot.store.meeting_of_channel(channel.id) is not None:  # relaying now or not (paused)
             await self.bot.engine.channel_gone(channel.id)
 
     async def _delete(self, channel_id: int, message_id: int) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -79,3 +82,31 @@ def translator_for(settings):
 @pytest.fixture
 def sink() -> MemorySink:
     return MemorySink()
+
+
+@contextlib.asynccontextmanager
+async def running_bot(server, settings: Settings, store: Store, translator, monkeypatch) -> AsyncIterator:
+    """The real ConcordBot logged in to the loopback Discord `server` (bot/testing/discord_server.py), until the
+    block ends; fails the test if the bot called a route the server lacks."""
+    import discord
+    import yarl
+
+    from bot.discord.bot import ConcordBot
+
+    monkeypatch.setattr(discord.http.Route, "BASE", server.api_url)
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url))
+    concord = ConcordBot(settings, store, translator, guild_ready_timeout=0.01)
+    running = asyncio.create_task(concord.start("loopback-token"))
+    ready = asyncio.create_task(concord.wait_until_ready())
+    await asyncio.wait([running, ready], timeout=15, return_when=asyncio.FIRST_COMPLETED)
+    if not ready.done():
+        ready.cancel()
+        await concord.close()
+        running.result()  # raises why the bot could not start
+        raise AssertionError("the bot did not become ready")
+    try:
+        yield concord
+    finally:
+        await concord.close()
+        await asyncio.wait_for(running, 5)
+    assert not server.unhandled, f"the bot called routes the loopback server lacks: {server.unhandled}"

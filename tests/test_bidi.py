@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.bidi import FSI, LINE_START, LRI, PDI, for_discord, mark_rtl
+from bot.bidi import FSI, LINE_START, LRI, PDI, for_discord, mark_rtl, unmark
 from bot.testing.browser import Browser, missing_reason
 
 M = LINE_START  # RLM + RLI, after the line's Markdown prefix
@@ -168,3 +168,19 @@ async def test_unmarked_arabic_comes_out_in_the_wrong_order_on_desktop(tmp_path)
     laid_out = await _layout(tmp_path, texts)
     for (line, expected), desk in zip(VISUAL_CASES, laid_out, strict=True):
         assert _left_to_right(desk) != expected, line
+
+
+def test_marks_never_take_a_message_past_discords_limit_and_the_first_lines_keep_theirs():
+    line = "اجتماع IEP يوم 10 AM مع <@123> في https://school.example.org/a\n"
+    text = line * (1990 // len(line))
+    marked = mark_rtl(text, limit=2000)
+    assert len(text) <= 2000 < len(mark_rtl(text)) and len(marked) <= 2000
+    lines = marked.split("\n")
+    assert lines[0] == mark_rtl(line.rstrip("\n"))  # fully marked
+    assert lines[-2] == line.rstrip("\n")  # the last ones go without, rather than the message being cut
+    assert unmark(marked) == text
+
+
+def test_a_text_already_over_the_limit_is_marked_no_further():
+    text = ("اجتماع IEP.\n" * 400)[:2100]
+    assert mark_rtl(text, limit=2000) == text

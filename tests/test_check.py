@@ -139,7 +139,7 @@ async def test_an_invite_without_applications_commands_gets_the_invite_link(read
     found = statuses(await probe_discord(ready))
     (line,) = [f for f in found["fail"] if f.startswith(f"server {server.guild_name}")]
     assert "Discord refuses slash commands here (403 Missing Access)" in line
-    assert f"client_id={server.application_id}&scope=bot+applications.commands&permissions=309774634048" in line
+    assert f"client_id={server.application_id}&scope=bot+applications.commands&permissions=2252109856754768" in line
 
 
 async def test_a_test_guild_the_bot_is_not_in_is_named(ready, server):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,32 @@ def test_simulate_relays_the_example_meeting_into_three_languages_offline(libre,
     assert "Carmen: [es] Our director/a, Mr. Davis, will join us in a few minutes." in out
     assert "Rosa · Español: [en] ¿Cuándo recibiremos los resultados del ELPAC?" in out
     assert "20 messages, 60 deliveries, 0 delivered untranslated (marked), 0 lost" in out
+
+
+def test_simulate_writes_the_meetings_transcripts_in_every_language(libre, tmp_path):
+    out = tmp_path / "transcripts"
+    result = cli(
+        "simulate", str(ROOT / "examples/elac.txt"), "--languages", "es,ar", "--translator", "libre",
+        "--libre-url", libre.url, "--transcripts", str(out), cwd=tmp_path,
+        env={"CONCORD_TIMEZONE": "America/Los_Angeles"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == f"transcripts: 10 files in {out}"
+    names = sorted(re.sub(r"^transcript-elac-\d{4}-\d\d-\d\d-", "", p.name) for p in out.iterdir())
+    assert names == ["ar.html", "ar.md", "en.html", "en.md", "es.html", "es.md", "vi.html", "vi.md", "zh-TW.html",
+                     "zh-TW.md"]  # fmt: skip
+    spanish = next(out.glob("*-es.md")).read_text(encoding="utf-8")
+    assert "# Transcripción: elac" in spanish and "Horas en America/Los_Angeles" in spanish
+    assert "¿Cuándo recibiremos los resultados del ELPAC?" in spanish  # Rosa's own words, as she wrote them
+    assert "> Original: Good evening, families, and welcome to our ELAC meeting." in spanish
+    assert '<html lang="ar" dir="rtl">' in next(out.glob("*-ar.html")).read_text(encoding="utf-8")
+
+
+def test_simulate_refuses_a_transcripts_path_that_is_a_file(libre, tmp_path):
+    (tmp_path / "taken").write_text("x", encoding="utf-8")
+    result = cli("simulate", str(ROOT / "examples/elac.txt"), "--translator", "libre", "--libre-url", libre.url,
+                 "--transcripts", "taken", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2 and result.stderr.strip() == "error: --transcripts taken: not a folder"
 
 
 def test_simulate_without_glossary_shows_the_raw_machine_translation(libre, tmp_path):

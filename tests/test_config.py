@@ -48,6 +48,8 @@ BAD_VALUES = [
     ("CONCORD_GLOSSARY_DIR", " ", "is empty"),
     ("CONCORD_LIBRE_URL", "notaurl", "must be an http:// or https:// URL"),
     ("CONCORD_LIBRE_URL", "ftp://10.0.0.5/", "must be an http:// or https:// URL"),
+    ("CONCORD_TIMEZONE", "Pacific", "must be an IANA time zone name"),
+    ("CONCORD_TIMEZONE", "../../etc/passwd", "must be an IANA time zone name"),
     ("CONCORD_TEST_GUILD_ID", "my-school", "a whole number above 0"),
     ("CONCORD_TEST_GUILD_ID", "-5", "a whole number above 0"),
     ("CONCORD_DEEPL_FREE", "maybe", "true or false"),

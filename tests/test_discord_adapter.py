@@ -11,15 +11,14 @@ import logging
 import re
 from dataclasses import dataclass
 
-import discord
 import pytest
-import yarl
 
 from bot.discord.bot import ConcordBot
 from bot.discord.helpers import webhook_username
 from bot.sinks import Outgoing, SinkError
 from bot.store import Channel, Source
 from bot.testing.discord_server import EPHEMERAL, FakeDiscord
+from tests.conftest import running_bot
 
 
 def pings_nobody(allowed_mentions: dict | None) -> bool:
@@ -84,21 +83,8 @@ async def left_pending(server, meeting, store) -> int:
 
 @pytest.fixture
 async def bot(server, meeting, bot_settings, store, translator, monkeypatch):
-    monkeypatch.setattr(discord.http.Route, "BASE", server.api_url)
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(server.gateway_url))
-    concord = ConcordBot(bot_settings, store, translator, guild_ready_timeout=0.01)
-    running = asyncio.create_task(concord.start("loopback-token"))
-    ready = asyncio.create_task(concord.wait_until_ready())
-    await asyncio.wait([running, ready], timeout=15, return_when=asyncio.FIRST_COMPLETED)
-    if not ready.done():
-        ready.cancel()
-        await concord.close()
-        running.result()  # raises why the bot could not start
-        raise AssertionError("the bot did not become ready")
-    yield concord
-    await concord.close()
-    await asyncio.wait_for(running, 5)
-    assert not server.unhandled, f"the bot called routes the loopback server lacks: {server.unhandled}"
+    async with running_bot(server, bot_settings, store, translator, monkeypatch) as concord:
+        yield concord
 
 
 async def settle(bot: ConcordBot) -> None:
@@ -350,8 +336,8 @@ async def test_reply_line_is_dropped_rather_than_exceeding_2000_characters(bot, 
 # --- /concord ------------------------------------------------------------------------------------
 
 COMMANDS = [  # what the bot registers
-    "concord", "glossary", "translate", "Correct translation", "Count reactions across languages",
-    "Translate to my language",
+    "concord", "meeting", "glossary", "translate", "Show original", "Correct translation",
+    "Count reactions across languages", "Translate to my language",
 ]  # fmt: skip
 
 

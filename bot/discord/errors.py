@@ -11,6 +11,7 @@ from discord import app_commands
 from bot import languages
 from bot.discord.helpers import fit
 from bot.glossary import GlossaryError
+from bot.meetings import MeetingError
 from bot.relay import CorrectionError
 from bot.roles import RoleBook, RoleLookup
 
@@ -38,6 +39,32 @@ class NotFacilitator(NotAllowed):
     """Linking meeting channels needs the facilitator role (or Manage Server)."""
 
     action = "change meeting channels"
+
+
+class BotLacks(Exception):
+    """Concord itself lacks server permissions a command needs; checked before anything is changed."""
+
+    def __init__(self, missing: list[str], action: str) -> None:
+        super().__init__(f"Concord lacks {', '.join(missing)} to {action}")
+        self.missing = missing
+        self.action = action
+
+
+class SetupError(Exception):
+    """Discord refused a step of setting a meeting up; what the run made was undone. `permission`: the one the
+    step needed, when Discord's answer was 403."""
+
+    def __init__(self, what: str, detail: str, permission: str | None = None, *, repaired: bool = False) -> None:
+        super().__init__(f"{what}: {detail}")
+        self.what = what
+        self.detail = detail
+        self.permission = permission
+        self.repaired = repaired  # the meeting existed before this run: it is as it was
+
+
+def _names(permissions: list[str]) -> str:
+    bold = [f"**{p}**" for p in permissions]
+    return bold[0] if len(bold) == 1 else ", ".join(bold[:-1]) + " and " + bold[-1]
 
 
 def role_lookup(book: RoleBook, guild: discord.Guild | None) -> RoleLookup:
@@ -88,7 +115,20 @@ def explain(error: Exception) -> str | None:
         if error.problem:
             text += f"\n-# For the bot's administrator: {error.problem}."
         return text
-    if isinstance(error, GlossaryError | CorrectionError):
+    if isinstance(error, BotLacks):
+        noun = "permission" if len(error.missing) == 1 else "permissions"
+        return (
+            f"Sorry, Concord cannot {error.action}: it lacks the {_names(error.missing)} {noun} in this server. "
+            "A server admin can give them in Server Settings → Roles → Concord (or invite Concord again with the "
+            "link in the README). Nothing was changed."
+        )
+    if isinstance(error, SetupError):
+        text = f"Sorry, Concord could not {error.what}: Discord refused ({error.detail})."
+        if error.permission:
+            text += f" Concord needs the **{error.permission}** permission there."
+        undone = "What this run made was removed again" if error.repaired else "Nothing was created"
+        return f"{text} {undone}."
+    if isinstance(error, GlossaryError | CorrectionError | MeetingError):
         return f"Sorry, that did not work: {_sentence(error)} Nothing was changed."
     if isinstance(error, app_commands.MissingPermissions):
         return "Sorry, only members with the **Manage Server** permission can change meeting channels."

@@ -15,9 +15,26 @@ log = logging.getLogger(__name__)
 MESSAGE_LIMIT = 2000
 NO_PINGS = discord.AllowedMentions.none()
 
-# View Channels, Send Messages, Embed Links, Read Message History, Manage Webhooks, Attach Files, Add Reactions,
-# Create Public Threads, Send Messages in Threads (the README's invite link)
-INVITE_PERMISSIONS = 309774634048
+# What Concord needs in a server, by the names Discord's settings show (the README's invite link asks for all).
+RELAY_NEEDS = {
+    "View Channels": discord.Permissions(view_channel=True),
+    "Send Messages": discord.Permissions(send_messages=True),
+    "Embed Links": discord.Permissions(embed_links=True),
+    "Read Message History": discord.Permissions(read_message_history=True),
+    "Manage Webhooks": discord.Permissions(manage_webhooks=True),
+    "Attach Files": discord.Permissions(attach_files=True),  # files copied into each language channel
+    "Add Reactions": discord.Permissions(add_reactions=True),  # reactions mirrored across languages
+    "Create Public Threads": discord.Permissions(create_public_threads=True),  # threads mirrored
+    "Send Messages in Threads": discord.Permissions(send_messages_in_threads=True),
+}
+# `/meeting create` also makes channels and roles, pins the welcome and the picker.
+MEETING_NEEDS = {
+    **RELAY_NEEDS,
+    "Manage Channels": discord.Permissions(manage_channels=True),
+    "Manage Roles": discord.Permissions(manage_roles=True),
+    "Pin Messages": discord.Permissions(pin_messages=True),
+}
+INVITE_PERMISSIONS = 2252109856754768  # MEETING_NEEDS combined (tests check the two agree)
 INVITE_SCOPES = ("bot", "applications.commands")
 
 _RESERVED_NAME = re.compile(r"(disc)(ord)|(cl)(yde)", re.IGNORECASE)
@@ -28,6 +45,18 @@ def language_choices(current: str, *, include_english: bool = True) -> list[app_
     return [
         app_commands.Choice(name=f"{lang.english} — {lang.native} ({lang.code})"[:100], value=lang.code)
         for lang in languages.search(current, include_english=include_english)
+    ][:25]
+
+
+def language_list_choices(current: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete for a comma-separated list ("es, vi, zh"): completes the last code typed."""
+    head, _, last = current.rpartition(",")
+    prefix = f"{head}," if head else ""
+    taken = {part.strip().lower() for part in head.split(",")}
+    return [
+        app_commands.Choice(name=f"{prefix}{lang.english} — {lang.native} ({lang.code})"[-100:], value=prefix + code)
+        for lang in languages.search(last, include_english=False)
+        if (code := lang.code).lower() not in taken and len(prefix + code) <= 100
     ][:25]
 
 
@@ -52,12 +81,20 @@ def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
 
 
+def reply_line(link: str) -> str:
+    return f"> ↪ {link}\n"
+
+
+def author_prefix(author_name: str) -> str:
+    return f"**{discord.utils.escape_markdown(author_name)}:** "
+
+
 def with_reply_line(content: str, link: str) -> str:
     """Webhooks cannot reply, so a quote line links to the message replied to.
 
     If the line would push the message over Discord's limit, it is left out: the text matters more.
     """
-    line = f"> ↪ {link}\n"
+    line = reply_line(link)
     if len(line) + len(content) > MESSAGE_LIMIT:
         log.warning("reply line dropped: message already %d characters", len(content))
         return content
@@ -66,7 +103,7 @@ def with_reply_line(content: str, link: str) -> str:
 
 def with_author_prefix(content: str, author_name: str) -> str:
     """Plain-message fallback: the bot posts as itself, so the author's name leads the text."""
-    prefix = f"**{discord.utils.escape_markdown(author_name)}:** "
+    prefix = author_prefix(author_name)
     if len(prefix) + len(content) <= MESSAGE_LIMIT:
         return prefix + content
     log.warning("fallback message cut to %d characters to fit the author's name", MESSAGE_LIMIT)
@@ -89,6 +126,16 @@ def fit(text: str, limit: int = MESSAGE_LIMIT) -> str:
         return text
     cut = text.rfind("\n", 0, limit - 2)
     return text[: cut if cut > 0 else limit - 2] + "\n…"
+
+
+def lacking(granted: discord.Permissions, needs: dict[str, discord.Permissions]) -> list[str]:
+    """The names of the permissions in `needs` that `granted` lacks (none for an administrator). Before Discord
+    split Pin Messages off, Manage Messages allowed pinning: either one will do."""
+    if granted.administrator:
+        return []
+    if granted.manage_messages:
+        granted = granted | discord.Permissions(pin_messages=True)
+    return [name for name, perm in needs.items() if not perm.is_subset(granted)]
 
 
 def changed_by(user: discord.abc.User) -> str:

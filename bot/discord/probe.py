@@ -12,7 +12,7 @@ import discord
 from bot.check import Finding
 from bot.config import Settings, env_name
 from bot.discord.bot import use_api_base
-from bot.discord.helpers import invite_url
+from bot.discord.helpers import MEETING_NEEDS, invite_url, lacking
 from bot.roles import RoleBook
 
 log = logging.getLogger(__name__)
@@ -21,17 +21,6 @@ MESSAGE_CONTENT_FLAGS = (
     discord.ApplicationFlags.gateway_message_content.flag
     | discord.ApplicationFlags.gateway_message_content_limited.flag
 )
-NEEDED = {
-    "View Channels": discord.Permissions(view_channel=True),
-    "Send Messages": discord.Permissions(send_messages=True),
-    "Embed Links": discord.Permissions(embed_links=True),
-    "Read Message History": discord.Permissions(read_message_history=True),
-    "Manage Webhooks": discord.Permissions(manage_webhooks=True),
-    "Attach Files": discord.Permissions(attach_files=True),  # files copied into each language channel
-    "Add Reactions": discord.Permissions(add_reactions=True),  # reactions mirrored across languages
-    "Create Public Threads": discord.Permissions(create_public_threads=True),  # threads mirrored
-    "Send Messages in Threads": discord.Permissions(send_messages_in_threads=True),
-}
 PROBE_TIMEOUT = 15.0  # seconds for each Discord request
 PROBE_GUILDS = 25  # servers looked at in detail
 
@@ -131,7 +120,7 @@ async def _probe_guild(
     for role in roles:
         if role["id"] in held:
             granted |= discord.Permissions(int(role["permissions"]))
-    missing = [name for name, perm in NEEDED.items() if not granted.administrator and not perm.is_subset(granted)]
+    missing = lacking(granted, MEETING_NEEDS)
     if missing:
         found.append(
             Finding(

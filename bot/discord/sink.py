@@ -15,9 +15,13 @@ import aiohttp
 import discord
 from discord.ext import commands
 
+from bot.bidi import mark_rtl, unmark
 from bot.discord.helpers import (
+    MESSAGE_LIMIT,
     NO_PINGS,
+    author_prefix,
     message_link,
+    reply_line,
     undecorate,
     webhook_username,
     with_author_prefix,
@@ -154,7 +158,7 @@ class DiscordSink:
                         fail_if_not_exists=False,
                     )
                 sent = await channel.send(
-                    content=with_author_prefix(message.content, message.author_name),
+                    content=self._plain_content(message),
                     allowed_mentions=NO_PINGS,
                     reference=reference,
                     **_files(message.files),
@@ -187,7 +191,7 @@ class DiscordSink:
                     if message.keep_files is not None:
                         kept = {"attachments": _kept(await channel.fetch_message(message_id), message.keep_files)}
                     await channel.get_partial_message(message_id).edit(
-                        content=with_author_prefix(message.content, message.author_name),
+                        content=self._plain_content(message),
                         allowed_mentions=NO_PINGS,
                         **kept,
                     )
@@ -223,9 +227,13 @@ class DiscordSink:
                 async for found in channel.history(after=start, limit=LOOKUP_WINDOW, oldest_first=True):
                     plain = found.webhook_id is None
                     ours = self.is_ours(found.webhook_id) or (plain and found.author.id == me)
-                    if ours and undecorate(found.content, plain=plain) == message.content:
+                    if ours and unmark(undecorate(found.content, plain=plain)) == unmark(message.content):
                         return found.id
         return None
+
+    async def prepare(self, channel_id: int) -> bool:
+        """Make sure our webhook exists in a channel (a meeting being set up); False without Manage Webhooks."""
+        return await self._webhook(await self._channel(channel_id)) is not None
 
     def link(self, channel_id: int, message_id: int) -> str:
         channel = self.bot.get_channel(channel_id)
@@ -273,8 +281,19 @@ class DiscordSink:
 
     def _webhook_content(self, channel: Any, message: Outgoing) -> str:
         if message.reply_to is None:
-            return message.content
-        return with_reply_line(message.content, message_link(channel.guild.id, channel.id, message.reply_to))
+            return self._marked(message, MESSAGE_LIMIT)
+        link = message_link(channel.guild.id, channel.id, message.reply_to)
+        room = MESSAGE_LIMIT - len(reply_line(link))  # the reply line first, direction marks where room is left
+        return with_reply_line(self._marked(message, room if len(message.content) <= room else MESSAGE_LIMIT), link)
+
+    def _plain_content(self, message: Outgoing) -> str:
+        room = MESSAGE_LIMIT - len(author_prefix(message.author_name))
+        return with_author_prefix(self._marked(message, room), message.author_name)
+
+    @staticmethod
+    def _marked(message: Outgoing, limit: int) -> str:
+        """Right-to-left channels get direction marks (bot.bidi), never beyond Discord's limit."""
+        return mark_rtl(message.content, limit=limit) if message.rtl else message.content
 
     @staticmethod
     def _thread(channel: Any) -> dict[str, Any]:

@@ -57,7 +57,15 @@ from bot.testing.discord_conversation import THREAD, Conversation
 DISCORD_EPOCH = 1420070400000
 API = "/api/v10"
 ALL_PERMISSIONS = (1 << 50) - 1
+ADMINISTRATOR = 1 << 3
+MANAGE_CHANNELS = 1 << 4
 MANAGE_GUILD = 1 << 5
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+MANAGE_MESSAGES = 1 << 13
+MANAGE_ROLES = 1 << 28
+MANAGE_WEBHOOKS = 1 << 29
+PIN_MESSAGES = 1 << 51
 EPHEMERAL = 1 << 6
 
 
@@ -142,6 +150,9 @@ class Recorded:
     edits: list[dict[str, Any]] = field(default_factory=list)  # request bodies of every edit
     timestamp: str = field(default_factory=_now)
     edited_timestamp: str | None = None
+    components: list[dict[str, Any]] = field(default_factory=list)  # select menus, buttons
+    files: list[tuple[str, bytes]] = field(default_factory=list)  # (filename, content) of its attachments
+    pinned: bool = False
 
     @property
     def name(self) -> str:
@@ -217,6 +228,7 @@ class InteractionCall:
 class FakeDiscord(Conversation):
     def __init__(self, *, guild_name: str = "Lincoln Elementary") -> None:
         self._counter = itertools.count(1)
+        self.users: dict[int, dict[str, Any]] = {}
         self.bot_user = self._user("Concord", bot=True)
         self.owner = self._user("Principal Skinner")
         self.application_id = int(self.bot_user["id"])
@@ -232,8 +244,10 @@ class FakeDiscord(Conversation):
         self.token: str | None = None  # when set, REST logins with another token get 401
         self.app_flags = 1 << 19  # GATEWAY_MESSAGE_CONTENT_LIMITED: the intent is on
         self.deny_commands = False
-        self.everyone_permissions = ALL_PERMISSIONS
+        self.everyone_permissions = ALL_PERMISSIONS & ~ADMINISTRATOR  # so channel overwrites count
         self.roles: list[dict[str, Any]] = []  # besides @everyone
+        self.member_roles: dict[int, set[int]] = {}  # user id -> role ids given through the API
+        self.audit: list[str] = []  # "METHOD path" of every structural change the bot made, in order
         self.uploads: dict[int, Upload] = {}
         # Seconds between echoing a posted message on the gateway and answering the REST call: the bot
         # then sees its own post before it knows the new message's id (only its webhook ids can tell).
@@ -286,7 +300,7 @@ class FakeDiscord(Conversation):
         return ((int(time.time() * 1000) - DISCORD_EPOCH) << 22) | (next(self._counter) & 0x3FFFFF)
 
     def _user(self, name: str, *, bot: bool = False) -> dict[str, Any]:
-        return {
+        user = {
             "id": str(self.snowflake()),
             "username": name.lower().replace(" ", "_"),
             "global_name": name,
@@ -295,6 +309,8 @@ class FakeDiscord(Conversation):
             "bot": bot,
             "public_flags": 0,
         }
+        self.users[int(user["id"])] = user
+        return user
 
     def user(self, name: str) -> dict[str, Any]:
         """A new human member of the guild (for `post(..., author=...)`)."""
@@ -317,16 +333,19 @@ class FakeDiscord(Conversation):
             member["permissions"] = str(permissions)
         return member
 
-    def add_channel(self, name: str) -> int:
+    def add_channel(
+        self, name: str, *, kind: int = 0, parent_id: int | None = None, overwrites: list[dict[str, Any]] = ()
+    ) -> int:
+        """A text channel (`kind` 4: a category) in the guild, as an admin makes it."""
         channel_id = self.snowflake()
         self.channels[channel_id] = {
             "id": str(channel_id),
-            "type": 0,
+            "type": kind,
             "guild_id": str(self.guild_id),
             "name": name,
             "position": len(self.channels),
-            "permission_overwrites": [],
-            "parent_id": None,
+            "permission_overwrites": self._overwrites(list(overwrites)),
+            "parent_id": str(parent_id) if parent_id else None,
             "topic": None,
             "nsfw": False,
             "last_message_id": None,
@@ -386,9 +405,9 @@ class FakeDiscord(Conversation):
             "mention_roles": [],
             "attachments": msg.attachments,
             "embeds": [],
-            "pinned": False,
+            "pinned": msg.pinned,
             "flags": 0,
-            "components": [],
+            "components": msg.components,
         }
         if msg.reactions:
             payload["reactions"] = self._reaction_payload(msg)
@@ -607,6 +626,13 @@ class FakeDiscord(Conversation):
             del self.webhooks[wid]
         await self.dispatch("CHANNEL_DELETE", channel)
 
+    async def delete_role(self, role_id: int) -> None:
+        """An admin deletes a role; members lose it and the bot sees GUILD_ROLE_DELETE."""
+        self.roles = [r for r in self.roles if int(r["id"]) != role_id]
+        for held in self.member_roles.values():
+            held.discard(role_id)
+        await self.dispatch("GUILD_ROLE_DELETE", {"guild_id": str(self.guild_id), "role_id": str(role_id)})
+
     async def disconnect(self, *, resume: bool = False) -> None:
         """Drop the gateway connection. Without `resume` the bot's RESUME is refused (INVALID_SESSION), so it
         starts a new session: what happened in between is not replayed. Clear `gateway_open` first to keep
@@ -615,6 +641,193 @@ class FakeDiscord(Conversation):
         for ws in list(self._sockets):
             self._sockets.discard(ws)
             await ws.close(code=4000, message=b"loopback: connection dropped")
+
+    # --- server structure: what the bot makes (categories, channels, roles, overwrites, pins) -----
+
+    def bot_can(self, permission: int) -> bool:
+        """Whether the bot holds a permission server-wide (its permissions are @everyone's: `everyone_permissions`)."""
+        granted = self.everyone_permissions
+        return bool(granted & ADMINISTRATOR) or granted & permission == permission
+
+    def permissions_in(self, channel_id: int, user_id: int, roles: tuple[int, ...] | list[int] = ()) -> int:
+        """A member's permissions in a channel, as Discord computes them: @everyone's and their roles', then the
+        channel's overwrites for @everyone, for their roles (combined) and for them."""
+        held = {int(r) for r in roles} | self.member_roles.get(user_id, set())
+        granted = self.everyone_permissions
+        for role in self.roles:
+            if int(role["id"]) in held:
+                granted |= int(role["permissions"])
+        if granted & ADMINISTRATOR:
+            return ALL_PERMISSIONS
+        overwrites = {int(o["id"]): o for o in self.channels[channel_id]["permission_overwrites"]}
+        if (everyone := overwrites.get(self.guild_id)) is not None:
+            granted = (granted & ~int(everyone["deny"])) | int(everyone["allow"])
+        allow = deny = 0
+        for role_id in held:
+            if (o := overwrites.get(role_id)) is not None:
+                allow, deny = allow | int(o["allow"]), deny | int(o["deny"])
+        granted = (granted & ~deny) | allow
+        if (mine := overwrites.get(user_id)) is not None:
+            granted = (granted & ~int(mine["deny"])) | int(mine["allow"])
+        return granted
+
+    def can_view(self, channel_id: int, user_id: int, roles: tuple[int, ...] | list[int] = ()) -> bool:
+        return bool(self.permissions_in(channel_id, user_id, roles) & VIEW_CHANNEL)
+
+    def can_send(self, channel_id: int, user_id: int, roles: tuple[int, ...] | list[int] = ()) -> bool:
+        granted = self.permissions_in(channel_id, user_id, roles)
+        return bool(granted & VIEW_CHANNEL) and bool(granted & SEND_MESSAGES)
+
+    def named(self, name: str, *, kind: int | None = None) -> list[int]:
+        """Ids of the channels with this name (of this kind), oldest first."""
+        return [cid for cid, c in self.channels.items() if c["name"] == name and (kind is None or c["type"] == kind)]
+
+    def role_named(self, name: str) -> list[int]:
+        return [int(r["id"]) for r in self.roles if r["name"] == name]
+
+    def pinned(self, channel_id: int) -> list[Recorded]:
+        return [m for m in self.channel_messages(channel_id) if m.pinned]
+
+    def _needs(self, permission: int) -> web.Response | None:
+        return None if self.bot_can(permission) else _error(403, "Missing Permissions", 50013)
+
+    def _channel_needing(self, request: web.Request, *permissions: int) -> int | web.Response:
+        """The channel a route names, or Discord's answer: 404 Unknown Channel, or 403 without any of
+        `permissions` (one of them is enough)."""
+        cid = self._channel_or_none(request)
+        if cid is None:
+            return _error(404, "Unknown Channel", 10003)
+        if permissions and not any(self.bot_can(p) for p in permissions):
+            return _error(403, "Missing Permissions", 50013)
+        return cid
+
+    def _structure(self, request: web.Request) -> None:
+        self.audit.append(f"{request.method} {request.path.removeprefix(API)}")
+        self._touch()
+
+    @staticmethod
+    def _overwrites(raw: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        return [
+            {"id": str(o["id"]), "type": int(o.get("type", 0)), "allow": str(o.get("allow", 0)),
+             "deny": str(o.get("deny", 0))}
+            for o in raw or []
+        ]  # fmt: skip
+
+    async def _create_channel(self, request: web.Request) -> web.Response:
+        if (refused := self._guild_or_error(request) or self._needs(MANAGE_CHANNELS)) is not None:
+            return refused
+        body = await self._body(request)
+        if body.get("permission_overwrites") and (refused := self._needs(MANAGE_ROLES)) is not None:
+            return refused
+        if failure := self._failure("create channel"):
+            return failure
+        name = str(body.get("name", ""))
+        if not 1 <= len(name) <= 100:
+            return _error(400, "Invalid Form Body: name", 50035)
+        parent = body.get("parent_id")
+        cid = self.add_channel(
+            name, kind=int(body.get("type", 0)), parent_id=int(parent) if parent else None,
+            overwrites=body.get("permission_overwrites") or [],
+        )  # fmt: skip
+        self.channels[cid]["topic"] = body.get("topic")
+        self._structure(request)
+        await self.dispatch("CHANNEL_CREATE", self.channels[cid])
+        return _json(self.channels[cid], 201)
+
+    async def _edit_channel(self, request: web.Request) -> web.Response:
+        cid = self._channel_needing(request, MANAGE_CHANNELS)
+        if isinstance(cid, web.Response):
+            return cid
+        body = await self._body(request)
+        if "permission_overwrites" in body and (refused := self._needs(MANAGE_ROLES)) is not None:
+            return refused
+        channel = self.channels[cid]
+        for key in ("name", "topic", "position"):
+            if key in body:
+                channel[key] = body[key]
+        if "parent_id" in body:
+            channel["parent_id"] = str(body["parent_id"]) if body["parent_id"] else None
+        if "permission_overwrites" in body:
+            channel["permission_overwrites"] = self._overwrites(body["permission_overwrites"])
+        self._structure(request)
+        await self.dispatch("CHANNEL_UPDATE", channel)
+        return _json(channel)
+
+    async def _delete_channel(self, request: web.Request) -> web.Response:
+        cid = self._channel_needing(request, MANAGE_CHANNELS)
+        if isinstance(cid, web.Response):
+            return cid
+        channel = self.channels[cid]
+        self._structure(request)
+        await self.delete_channel(cid)
+        return _json(channel)
+
+    async def _put_overwrite(self, request: web.Request) -> web.Response:
+        cid = self._channel_needing(request, MANAGE_ROLES)
+        if isinstance(cid, web.Response):
+            return cid
+        body = await self._body(request)
+        target = request.match_info["oid"]
+        channel = self.channels[cid]
+        kept = [o for o in channel["permission_overwrites"] if o["id"] != target]
+        channel["permission_overwrites"] = [*kept, *self._overwrites([{**body, "id": target}])]
+        self._structure(request)
+        await self.dispatch("CHANNEL_UPDATE", channel)
+        return web.Response(status=204)
+
+    async def _pin(self, request: web.Request) -> web.Response:
+        cid = self._channel_needing(request, PIN_MESSAGES, MANAGE_MESSAGES)
+        if isinstance(cid, web.Response):
+            return cid
+        msg = self._message_or_none(request)
+        if msg is None:
+            return _error(404, "Unknown Message", 10008)
+        msg.pinned = True
+        self._structure(request)
+        pins = {"guild_id": str(self.guild_id), "channel_id": str(cid), "last_pin_timestamp": _now()}
+        await self.dispatch("CHANNEL_PINS_UPDATE", pins)
+        return web.Response(status=204)
+
+    async def _create_role(self, request: web.Request) -> web.Response:
+        if (refused := self._guild_or_error(request) or self._needs(MANAGE_ROLES)) is not None:
+            return refused
+        if failure := self._failure("create role"):
+            return failure
+        body = await self._body(request)
+        role_id = await self.add_role(str(body.get("name") or "new role"))
+        self.roles[-1]["permissions"] = str(body.get("permissions") or 0)
+        self.roles[-1]["mentionable"] = bool(body.get("mentionable", False))
+        self._structure(request)
+        return _json(next(r for r in self.roles if int(r["id"]) == role_id))
+
+    async def _delete_role(self, request: web.Request) -> web.Response:
+        if (refused := self._guild_or_error(request) or self._needs(MANAGE_ROLES)) is not None:
+            return refused
+        rid = request.match_info["rid"]
+        if not any(r["id"] == rid for r in self.roles):
+            return _error(404, "Unknown Role", 10011)
+        self.roles = [r for r in self.roles if r["id"] != rid]
+        for held in self.member_roles.values():
+            held.discard(int(rid))
+        self._structure(request)
+        await self.dispatch("GUILD_ROLE_DELETE", {"guild_id": str(self.guild_id), "role_id": rid})
+        return web.Response(status=204)
+
+    async def _member_role(self, request: web.Request) -> web.Response:
+        if (refused := self._guild_or_error(request) or self._needs(MANAGE_ROLES)) is not None:
+            return refused
+        if failure := self._failure("member role"):
+            return failure
+        rid, uid = int(request.match_info["rid"]), int(request.match_info["uid"])
+        if not any(int(r["id"]) == rid for r in self.roles):
+            return _error(404, "Unknown Role", 10011)
+        held = self.member_roles.setdefault(uid, set())
+        if request.method == "PUT":
+            held.add(rid)
+        else:
+            held.discard(rid)
+        self._structure(request)
+        return web.Response(status=204)
 
     # --- people doing things ---------------------------------------------------------------------
 
@@ -711,7 +924,7 @@ class FakeDiscord(Conversation):
             "data": data,
             "locale": "en-US",
             "guild_locale": "en-US",
-            "app_permissions": str(ALL_PERMISSIONS),
+            "app_permissions": str(self.everyone_permissions),
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(self.guild_id)},
             "context": 0,
@@ -730,7 +943,8 @@ class FakeDiscord(Conversation):
         roles: tuple[int, ...] | list[int] = (),
         **options: str | int | bool | Upload,
     ) -> InteractionCall:
-        """Someone runs `/command subcommand option:value ...` in a channel (INTERACTION_CREATE).
+        """Someone runs `/command subcommand option:value ...` in a channel (INTERACTION_CREATE); `subcommand`
+        may be "group subcommand".
 
         Option types follow the values: str, int, bool, or an `Upload` (an attachment option)."""
         opts: list[dict[str, Any]] = []
@@ -742,11 +956,15 @@ class FakeDiscord(Conversation):
             else:
                 kind = 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 3
                 opts.append({"name": name, "type": kind, "value": value})
-        if subcommand:
-            opts = [{"name": subcommand, "type": 1, "options": opts}]
+        if subcommand:  # "group sub" for a subcommand of a subcommand group
+            *group, sub = subcommand.split()
+            opts = [{"name": sub, "type": 1, "options": opts}]
+            if group:
+                opts = [{"name": group[0], "type": 2, "options": opts}]
         data: dict[str, Any] = {"id": str(self.snowflake()), "name": command, "type": 1, "options": opts}
         if attachments:
             data["resolved"] = {"attachments": attachments}
+        roles = sorted({*map(int, roles), *self.member_roles.get(int((user or self.owner)["id"]), set())})
         call, payload = self._interaction(2, channel_id, data, user, permissions, roles)
         await self.dispatch("INTERACTION_CREATE", payload)
         return call
@@ -834,6 +1052,30 @@ class FakeDiscord(Conversation):
         await self.dispatch("INTERACTION_CREATE", payload)
         return new
 
+    async def select(
+        self,
+        message_id: int,
+        custom_id: str,
+        values: list[str],
+        *,
+        user: dict[str, Any] | None = None,
+        permissions: int = 0,
+        roles: tuple[int, ...] | list[int] = (),
+    ) -> InteractionCall:
+        """Someone picks `values` in the select menu `custom_id` of a channel message (e.g. a pinned picker).
+        The member holds `roles` and the roles the bot gave them."""
+        msg = self.messages[message_id]
+        ids = [c.get("custom_id") for row in msg.components for c in row.get("components", [])]
+        if custom_id not in ids:
+            raise AssertionError(f"no select menu {custom_id!r} on message {message_id}: {ids}")
+        who = user or self.owner
+        held = sorted({*map(int, roles), *self.member_roles.get(int(who["id"]), set())})
+        data = {"custom_id": custom_id, "component_type": 3, "values": values}
+        new, payload = self._interaction(3, msg.channel_id, data, who, permissions, held)
+        payload["message"] = self._message_payload(msg)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return new
+
     async def autocomplete(
         self, channel_id: int, command: str, subcommand: str, focused: str, typed: str, **options: str
     ) -> InteractionCall:
@@ -868,6 +1110,7 @@ class FakeDiscord(Conversation):
         r.add_get(API + "/gateway", self._get_gateway)
         r.add_get(API + "/gateway/bot", self._get_gateway)
         r.add_get(API + "/users/@me", self._me)
+        r.add_get(API + "/users/{uid:\\d+}", self._get_user)
         r.add_get(API + "/oauth2/applications/@me", self._application)
         r.add_get(API + "/channels/{cid}", self._get_channel)
         r.add_post(API + "/channels/{cid}/messages", self._create_message)
@@ -891,6 +1134,16 @@ class FakeDiscord(Conversation):
         r.add_get(API + "/guilds/{gid}/roles", self._roles)
         r.add_get(API + "/guilds/{gid}/members/{uid}", self._get_member)
         self._conversation_routes(r, API)
+        r.add_post(API + "/guilds/{gid}/channels", self._create_channel)
+        r.add_patch(API + "/channels/{cid}", self._edit_channel)
+        r.add_delete(API + "/channels/{cid}", self._delete_channel)
+        r.add_put(API + "/channels/{cid}/permissions/{oid}", self._put_overwrite)
+        r.add_put(API + "/channels/{cid}/messages/pins/{mid}", self._pin)
+        r.add_put(API + "/channels/{cid}/pins/{mid}", self._pin)
+        r.add_post(API + "/guilds/{gid}/roles", self._create_role)
+        r.add_delete(API + "/guilds/{gid}/roles/{rid}", self._delete_role)
+        r.add_put(API + "/guilds/{gid}/members/{uid}/roles/{rid}", self._member_role)
+        r.add_delete(API + "/guilds/{gid}/members/{uid}/roles/{rid}", self._member_role)
         r.add_route("*", "/{tail:.*}", self._unhandled)
         return app
 
@@ -898,6 +1151,10 @@ class FakeDiscord(Conversation):
         if self.token is not None and request.headers.get("Authorization") != f"Bot {self.token}":
             return _error(401, "401: Unauthorized")
         return _json(self.bot_user)
+
+    async def _get_user(self, request: web.Request) -> web.Response:
+        user = self.users.get(int(request.match_info["uid"]))
+        return _json(user) if user else _error(404, "Unknown User", 10013)
 
     async def _my_guilds(self, request: web.Request) -> web.Response:
         guild = {"id": str(self.guild_id), "name": self.guild_name, "icon": None, "owner": False, "features": []}
@@ -1023,7 +1280,9 @@ class FakeDiscord(Conversation):
             allowed_mentions=body.get("allowed_mentions"),
             message_reference=self._reference(cid, int(ref["message_id"])) if ref else None,
             attachments=files,
+            components=body.get("components") or [],
         )
+        msg.files = [(a["filename"], self.file_data(a)) for a in msg.attachments]
         self.messages[msg.id] = msg
         payload = self._message_payload(msg)
         await self._echo(payload)
@@ -1053,6 +1312,8 @@ class FakeDiscord(Conversation):
             msg.content = body["content"] or ""
         if "allowed_mentions" in body:
             msg.allowed_mentions = body["allowed_mentions"]
+        if "components" in body:
+            msg.components = body["components"] or []
         msg.edited_timestamp = _now()
         self._touch()
         payload = self._message_payload(msg)
@@ -1171,6 +1432,7 @@ class FakeDiscord(Conversation):
             allowed_mentions=body.get("allowed_mentions"),
             attachments=files,
         )
+        msg.files = [(a["filename"], self.file_data(a)) for a in msg.attachments]
         self.messages[msg.id] = msg
         payload = self._message_payload(msg)
         await self._echo(payload)
