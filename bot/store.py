@@ -1259,34 +1259,33 @@ class Store:
 
         Each row (concept, or rendering per language and server) appears at most once in `changes`.
         `unchanged_since`: a version the writer read; when a changed rendering (its server's row or the shared
-        one) was written after it, nothing is written and Stale names that change (two reviewers, one draft)."""
+        one) was written after it, nothing is written and Stale names that change (two reviewers, one draft).
+
+        The rows (and the audit rows' JSON) are made one at a time as SQLite takes them: an import of 60,000
+        renderings never holds them all a second time, as tuples and JSON, next to the changes."""
         now = time.time()
-        concept_rows, concept_deletes, rendering_rows, rendering_deletes, audit = [], [], [], [], []
-        for change in changes:
-            after = replace(change.after, updated_by=by, updated_at=now) if change.after is not None else None
-            row = after or change.before
-            assert row is not None
-            if isinstance(row, Concept):
-                ident: tuple = (row.key, "", row.guild_id)
-                if isinstance(after, Concept):
-                    concept_rows.append((
-                        after.key, after.guild_id, after.term, after.type, after.policy, after.expansion,
-                        "|".join(after.en_variants), after.definition, "|".join(after.exceptions), after.updated_by,
-                        after.updated_at,
-                    ))  # fmt: skip
-                else:
-                    concept_deletes.append((row.key, row.guild_id))
-            else:
-                ident = (row.concept_key, row.language, row.guild_id)
-                if isinstance(after, Rendering):
-                    rendering_rows.append((
-                        after.concept_key, after.language, after.guild_id, after.preferred, "|".join(after.variants),
-                        "|".join(after.forbidden), int(after.case_sensitive), after.status, after.source,
-                        after.notes, after.case, after.updated_by, after.updated_at,
-                    ))  # fmt: skip
-                else:
-                    rendering_deletes.append(ident)
-            audit.append((now, by, change.action, *ident, _json(change.before), _json(after)))
+
+        def stamped(change: Change) -> Concept | Rendering | None:
+            return replace(change.after, updated_by=by, updated_at=now) if change.after is not None else None
+
+        def removed(kind: type) -> Iterator[tuple]:
+            for change in changes:
+                if change.after is None and isinstance(change.before, kind):
+                    key, language, guild_id = _ident(change.before)
+                    yield (key, guild_id) if kind is Concept else (key, language, guild_id)
+
+        def written(kind: type) -> Iterator[tuple]:
+            for change in changes:
+                if isinstance(change.after, kind):
+                    yield _row(replace(change.after, updated_by=by, updated_at=now))
+
+        def audit() -> Iterator[tuple]:
+            for change in changes:
+                after = stamped(change)
+                row = after or change.before
+                assert row is not None
+                yield (now, by, change.action, *_ident(row), _json(change.before), _json(after))
+
         async with self.transaction():  # all or nothing, audit rows (the version) included
             if unchanged_since is not None:
                 for change in changes:
@@ -1297,25 +1296,25 @@ class Store:
                             raise Stale(newer)
             await self._run_many(
                 "DELETE FROM glossary_renderings WHERE concept_key = ? AND language = ? AND guild_id = ?",
-                rendering_deletes,
+                removed(Rendering),
             )
-            await self._run_many("DELETE FROM glossary_concepts WHERE key = ? AND guild_id = ?", concept_deletes)
+            await self._run_many("DELETE FROM glossary_concepts WHERE key = ? AND guild_id = ?", removed(Concept))
             await self._run_many(
                 "INSERT OR REPLACE INTO glossary_concepts (key, guild_id, term, type, policy, expansion,"
                 " en_variants, definition, exceptions, updated_by, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                concept_rows,
+                written(Concept),
             )
             await self._run_many(
                 "INSERT OR REPLACE INTO glossary_renderings (concept_key, language, guild_id, preferred, variants,"
                 " forbidden, case_sensitive, status, source, notes, case_policy, updated_by, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rendering_rows,
+                written(Rendering),
             )
             await self._run_many(
                 "INSERT INTO glossary_audit (at, by, action, concept_key, language, guild_id, before, after)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                audit,
+                audit(),
             )
         return await self.glossary_version()
 
@@ -1706,6 +1705,26 @@ def _rendering(r: aiosqlite.Row) -> Rendering:
 
 def _json(row: Concept | Rendering | None) -> str | None:
     return json.dumps(asdict(row), ensure_ascii=False) if row is not None else None
+
+
+def _ident(row: Concept | Rendering) -> tuple[str, str, int]:
+    """(concept key, language, server) of a glossary row; a concept's language is ''."""
+    if isinstance(row, Concept):
+        return (row.key, "", row.guild_id)
+    return (row.concept_key, row.language, row.guild_id)
+
+
+def _row(row: Concept | Rendering) -> tuple:
+    """A glossary row's column values, in the order apply_glossary inserts them."""
+    if isinstance(row, Concept):
+        return (
+            row.key, row.guild_id, row.term, row.type, row.policy, row.expansion, "|".join(row.en_variants),
+            row.definition, "|".join(row.exceptions), row.updated_by, row.updated_at,
+        )  # fmt: skip
+    return (
+        row.concept_key, row.language, row.guild_id, row.preferred, "|".join(row.variants), "|".join(row.forbidden),
+        int(row.case_sensitive), row.status, row.source, row.notes, row.case, row.updated_by, row.updated_at,
+    )  # fmt: skip
 
 
 def _audit(r: aiosqlite.Row) -> AuditEntry:

@@ -730,11 +730,14 @@ class Glossary:
 def _applied(
     concepts: dict[tuple[str, int], Concept],
     renderings: dict[tuple[str, str, int], Rendering],
-    changes: Sequence[Change],
+    changes: list[Change],
     by: str,
     at: float,
 ) -> tuple[dict[tuple[str, int], Concept], dict[tuple[str, str, int], Rendering]]:
-    """New dicts: the loaded rows with `changes` written as the store writes them (removals first)."""
+    """New dicts: the loaded rows with `changes` written as the store writes them (removals first).
+
+    Each change in the list is replaced by the row as written (stamped with its author and time), so an import
+    of 60,000 rows never holds an unstamped and a stamped copy of each at once."""
     concepts, renderings = dict(concepts), dict(renderings)
     for change in changes:
         row = change.before if change.after is None else None
@@ -742,13 +745,15 @@ def _applied(
             concepts.pop((row.key, row.guild_id), None)
         elif isinstance(row, Rendering):
             renderings.pop((row.concept_key, row.language, row.guild_id), None)
-    for change in changes:
-        after = change.after
+    for index, change in enumerate(changes):
+        if change.after is None:
+            continue
+        after = replace(change.after, updated_by=by, updated_at=at)
+        changes[index] = Change(change.action, change.before, after)
         if isinstance(after, Concept):
-            concepts[(after.key, after.guild_id)] = replace(after, updated_by=by, updated_at=at)
-        elif isinstance(after, Rendering):
-            key = (after.concept_key, after.language, after.guild_id)
-            renderings[key] = replace(after, updated_by=by, updated_at=at)
+            concepts[(after.key, after.guild_id)] = after
+        else:
+            renderings[(after.concept_key, after.language, after.guild_id)] = after
     return concepts, renderings
 
 
