@@ -16,11 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hashlib
+import json
 import logging
 import random
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bot import text as markup
@@ -67,24 +70,75 @@ class Translation:
     fallback: bool = False  # answered by a backend other than the first choice for this language pair
 
 
+COMPACT_S2TWP = Path(__file__).parent / "data" / "opencc"  # see ChineseConverter
+
+
+def opencc_share_dir() -> Path | None:
+    """The dictionaries and configurations of the installed OpenCC (None for a build that has them elsewhere)."""
+    import opencc
+
+    share = Path(opencc.__file__).parent / "clib" / "share" / "opencc"
+    return share if share.is_dir() else None
+
+
 class ChineseConverter:
-    """zh-CN <-> zh-TW with OpenCC (phrase-level: 软件 -> 軟體), locally: no backend, no cost, no wait."""
+    """zh-CN <-> zh-TW with OpenCC (phrase-level: 软件 -> 軟體), locally: no backend, no cost, no wait.
+
+    zh-CN -> zh-TW is OpenCC's s2twp (Taiwan phrases included) as bot/data/opencc has it: the same dictionaries
+    merged into plain files, which OpenCC loads in about 13 MB instead of 43 (benchmarks/opencc_s2twp.py builds
+    them and checks the output is the same). It is used only with the OpenCC version and dictionaries it was
+    built from; with any other, OpenCC's own s2twp. A converter is loaded in a worker thread when first needed,
+    so loading never holds up the event loop."""
 
     CONFIGS = {("zh-CN", "zh-TW"): "s2twp", ("zh-TW", "zh-CN"): "tw2sp"}
 
-    def __init__(self) -> None:
+    def __init__(self, compact: Path = COMPACT_S2TWP) -> None:
+        self.compact = compact  # the folder of the compact s2twp
         self._converters: dict[str, Any] = {}
+        self._loading = threading.Lock()
 
     def handles(self, source: Language, target: Language) -> bool:
         return (source.code, target.code) in self.CONFIGS
 
-    def convert(self, text: str, source: Language, target: Language) -> str:
+    async def convert(self, text: str, source: Language, target: Language) -> str:
         config = self.CONFIGS[(source.code, target.code)]
-        if config not in self._converters:
-            import opencc
+        converter = self._converters.get(config) or await asyncio.to_thread(self.converter, config)
+        return converter.convert(text)
 
-            self._converters[config] = opencc.OpenCC(config)
-        return self._converters[config].convert(text)
+    def converter(self, config: str) -> Any:
+        """The loaded converter for an OpenCC configuration name (loading it, once, on this thread)."""
+        with self._loading:
+            if config not in self._converters:
+                import opencc
+
+                compact = config == "s2twp" and self._compact_matches(opencc.__version__)
+                self._converters[config] = opencc.OpenCC(str(self.compact / "s2twp.json") if compact else config)
+            return self._converters[config]
+
+    def _compact_matches(self, version: str) -> bool:
+        """Whether the compact s2twp was built from exactly the installed OpenCC (version and dictionaries)."""
+        try:
+            built = json.loads((self.compact / "sources.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            built = {}
+        share = opencc_share_dir()
+        same = (
+            share is not None
+            and built.get("opencc") == version
+            and all(
+                (share / name).is_file() and hashlib.sha256((share / name).read_bytes()).hexdigest() == digest
+                for name, digest in built.get("sha256", {}).items()
+            )
+        )
+        if not same:
+            log.warning(
+                "OpenCC %s is not the version Concord's compact zh-CN -> zh-TW dictionaries were built from (%s): "
+                "using OpenCC's own s2twp (same output, about 30 MB more memory). To rebuild them: "
+                "python benchmarks/opencc_s2twp.py build",
+                version,
+                built.get("opencc", "unknown"),
+            )
+        return same
 
 
 @dataclass(frozen=True)
@@ -298,7 +352,7 @@ class TranslationService:
     ) -> tuple[str, str, float, bool]:
         call = _current.get() or _Call(asyncio.get_running_loop().time() + self.deadline, "live")
         if route == [OPENCC]:
-            return self.chinese.convert(chunk, source, target), OPENCC, 0.0, False
+            return await self.chinese.convert(chunk, source, target), OPENCC, 0.0, False
         hit = await self._cached(chunk, source, target, route)
         better = route[: hit.rank] if hit else route
         if hit and not any(self.backends[n].backend.breaker.available() for n in better):
