@@ -203,8 +203,11 @@ class TranslationService:
         self._inflight: dict[str, asyncio.Future[_Result]] = {}
 
     def forget_cached(self) -> None:
-        """Drop the translations kept in memory (a meeting's text was purged from the store)."""
+        """Drop the translations kept in memory (a meeting's text was purged from the store), and the glossary's
+        first mentions (purged with it)."""
         self._memory.clear()
+        if self.glossary is not None:
+            self.glossary.forget_mentions()
 
     def route(self, source: Language, target: Language) -> list[str]:
         """Backends to try, in order, for this pair: per-language choice first, then the chain."""

@@ -131,6 +131,9 @@ class Glossary:
         self._checked = 0.0
         self._sessions: dict[int, _Session] = {}  # meeting -> its current session
         self._session_lock = asyncio.Lock()
+        # (meeting, language, concept) -> (session start, the message that introduced it then), as claimed in the
+        # store: within a session the first mention never changes hands, so later messages need not ask again.
+        self._mentions: dict[tuple[int, str, str], tuple[float, int]] = {}
 
     @classmethod
     def configured(cls, store: GlossaryStore, settings: Settings) -> Glossary:
@@ -325,17 +328,31 @@ class Glossary:
                 session.started = now
                 session.saved = -1.0  # a new session is written at once
             session.last = max(session.last, now)
-            if session.last - session.saved >= _SESSION_SAVE_EVERY:
+            started, save = session.started, session.last - session.saved >= _SESSION_SAVE_EVERY
+            if save:
                 session.saved = session.last
-                await self.store.save_glossary_session(meeting_id, session.started, session.last)
-            return session.started
+        if save:  # outside the lock: the meeting's other translations need not wait for the write
+            await self.store.save_glossary_session(meeting_id, started, session.saved)
+        return started
+
+    def forget_mentions(self) -> None:
+        """Forget who introduced which term (a meeting's messages were purged, their first mentions with them)."""
+        self._mentions.clear()
 
     async def _first_mention(self, context: TermContext, session: float | None, language: str, key: str) -> bool:
         """Whether this message introduces the acronym `key` in its meeting's session (and language). The claim
         is one atomic write: of two messages translated at the same moment, one gets the expansion."""
         if context.meeting_id is None or session is None or context.message_id is None:
             return True  # not a meeting's message: it introduces its own acronyms
-        owner = await self.store.claim_glossary_mention(context.meeting_id, language, key, context.message_id, session)
+        mention = (context.meeting_id, language, key)
+        known = self._mentions.get(mention)
+        if known is not None and known[0] == session:
+            owner = known[1]
+        else:
+            owner = await self.store.claim_glossary_mention(
+                context.meeting_id, language, key, context.message_id, session
+            )
+            self._mentions[mention] = (session, owner)
         return owner == context.message_id  # an edit of the introducing message keeps its expansion
 
     # --- writes ---------------------------------------------------------------------------------------
