@@ -68,6 +68,19 @@ async def test_a_hanging_backend_hits_the_deadline_and_falls_back(libre):
     assert result.ok and result.text == "hola" and result.backend == "spare"
 
 
+async def test_a_deployers_proxy_setting_carries_every_call(libre, monkeypatch):
+    # The service's name does not resolve here: only through the proxy (the test server, which answers requests
+    # for any host) can a call get an answer. Each worker thread reads the environment once, then keeps it.
+    monkeypatch.setenv("HTTP_PROXY", libre.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    chain = service(libre_backend("http://libre.invalid:5000/"), retries=0)
+    first = await chain.translate("Good evening, families.", EN, ES)
+    second = await chain.translate("Next slide please.", EN, ES)
+    assert first.ok and second.ok and second.text == "[es] Next slide please."
+    assert len(libre.fake.calls) == 2
+
+
 async def test_every_backend_down_returns_the_original_marked_not_ok(libre):
     libre.fake.down = True
     result = await service(libre_backend(libre.url), retries=1).translate("The vote is tonight.", EN, ES)
