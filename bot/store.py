@@ -895,7 +895,7 @@ class Store:
 
         False when the message was already recorded (a catch-up and a live event may both bring it)."""
         now = time.time()
-        async with self.transaction():
+        async with self.transaction(immediate=False):  # its first statement is a write
             done = await self._run(
                 "INSERT OR IGNORE INTO sources (message_id, meeting_id, channel_id, language, author_name,"
                 " avatar_url, content, links, reply_to, created_at, files)"
