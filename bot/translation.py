@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import hashlib
 import json
 import logging
@@ -22,6 +23,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,7 @@ from bot.backends import (  # re-exported: the chain's public names
 )
 from bot.config import Settings
 from bot.glossary import AppliedTerm, EngineFailed, Glossary, TermContext, TermPlan
-from bot.languages import BACKENDS, Language, for_translation
+from bot.languages import BACKENDS, LANGUAGES, Language, for_translation
 from bot.limits import call_budget
 from bot.store import Store
 
@@ -87,15 +89,14 @@ class ChineseConverter:
     zh-CN -> zh-TW is OpenCC's s2twp (Taiwan phrases included) as bot/data/opencc has it: the same dictionaries
     merged into plain files, which OpenCC loads in about 13 MB instead of 43 (benchmarks/opencc_s2twp.py builds
     them and checks the output is the same). It is used only with the OpenCC version and dictionaries it was
-    built from; with any other, OpenCC's own s2twp. A converter is loaded in a worker thread when first needed,
-    so loading never holds up the event loop."""
+    built from; with any other, OpenCC's own s2twp. Converters are loaded once per process, in a worker thread
+    (`warm`, when a meeting starts), and shared."""
 
     CONFIGS = {("zh-CN", "zh-TW"): "s2twp", ("zh-TW", "zh-CN"): "tw2sp"}
 
     def __init__(self, compact: Path = COMPACT_S2TWP) -> None:
         self.compact = compact  # the folder of the compact s2twp
         self._converters: dict[str, Any] = {}
-        self._loading = threading.Lock()
 
     def handles(self, source: Language, target: Language) -> bool:
         return (source.code, target.code) in self.CONFIGS
@@ -105,40 +106,61 @@ class ChineseConverter:
         converter = self._converters.get(config) or await asyncio.to_thread(self.converter, config)
         return converter.convert(text)
 
+    def warm(self, codes: Iterable[str]) -> None:
+        """Load, on this thread, the converters translating among these languages needs."""
+        langs = {for_translation(LANGUAGES[code]).code for code in codes if code in LANGUAGES}
+        for pair, config in self.CONFIGS.items():
+            if set(pair) <= langs:
+                self.converter(config)
+
     def converter(self, config: str) -> Any:
-        """The loaded converter for an OpenCC configuration name (loading it, once, on this thread)."""
-        with self._loading:
-            if config not in self._converters:
-                import opencc
+        """The converter for an OpenCC configuration name, loaded (once per process) on this thread."""
+        if config not in self._converters:
+            import opencc
 
-                compact = config == "s2twp" and self._compact_matches(opencc.__version__)
-                self._converters[config] = opencc.OpenCC(str(self.compact / "s2twp.json") if compact else config)
-            return self._converters[config]
+            compact = config == "s2twp" and _compact_matches(str(self.compact), opencc.__version__)
+            self._converters[config] = _opencc(str(self.compact / "s2twp.json") if compact else config)
+        return self._converters[config]
 
-    def _compact_matches(self, version: str) -> bool:
-        """Whether the compact s2twp was built from exactly the installed OpenCC (version and dictionaries)."""
-        try:
-            built = json.loads((self.compact / "sources.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            built = {}
-        share = opencc_share_dir()
-        same = (
-            share is not None
-            and built.get("opencc") == version
-            and all(
-                (share / name).is_file() and hashlib.sha256((share / name).read_bytes()).hexdigest() == digest
-                for name, digest in built.get("sha256", {}).items()
-            )
+
+_converters: dict[str, Any] = {}  # OpenCC configuration (a name or a file) -> its converter, one per process
+_loading = threading.Lock()
+
+
+def _opencc(config: str) -> Any:
+    with _loading:
+        if config not in _converters:
+            import opencc
+
+            _converters[config] = opencc.OpenCC(config)
+        return _converters[config]
+
+
+@functools.cache
+def _compact_matches(folder: str, version: str) -> bool:
+    """Whether the compact s2twp in `folder` was built from exactly the installed OpenCC (version and files)."""
+    try:
+        built = json.loads((Path(folder) / "sources.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        built = {}
+    share = opencc_share_dir()
+    same = (
+        share is not None
+        and built.get("opencc") == version
+        and all(
+            (share / name).is_file() and hashlib.sha256((share / name).read_bytes()).hexdigest() == digest
+            for name, digest in built.get("sha256", {}).items()
         )
-        if not same:
-            log.warning(
-                "OpenCC %s is not the version Concord's compact zh-CN -> zh-TW dictionaries were built from (%s): "
-                "using OpenCC's own s2twp (same output, about 30 MB more memory). To rebuild them: "
-                "python benchmarks/opencc_s2twp.py build",
-                version,
-                built.get("opencc", "unknown"),
-            )
-        return same
+    )
+    if not same:
+        log.warning(
+            "OpenCC %s is not the version Concord's compact zh-CN -> zh-TW dictionaries were built from (%s): "
+            "using OpenCC's own s2twp (same output, about 30 MB more memory). To rebuild them: "
+            "python benchmarks/opencc_s2twp.py build",
+            version,
+            built.get("opencc", "unknown"),
+        )
+    return same
 
 
 @dataclass(frozen=True)
