@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import time
 import unicodedata
@@ -772,6 +773,15 @@ def _applied(
         else:
             renderings[(after.concept_key, after.language, after.guild_id)] = after
     return concepts, renderings
+
+
+def freeze_loaded() -> None:
+    """Once the glossary is loaded and its indexes built (startup): collect, then move every object alive out of
+    the cyclic garbage collector's sight (gc.freeze). 5,000 terms in 12 languages are 130,000 objects that live
+    as long as the process; each full collection during a meeting would walk them, about 50 ms with the event
+    loop stopped. Frozen objects are still freed by reference counting when a glossary edit replaces them."""
+    gc.collect()
+    gc.freeze()
 
 
 def _check_size(name: str, size: int, max_bytes: int | None) -> None:
