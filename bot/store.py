@@ -8,22 +8,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import json
 import logging
 import os
 import sqlite3
 import stat
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from bot.glossary.models import AuditEntry, Change, Concept, Rendering, Stale
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Each entry is one schema version; `PRAGMA user_version` records how many have been applied.
 MIGRATIONS: list[str] = [
@@ -797,9 +799,25 @@ class Store:
                 self._writer = None
 
     async def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
-        """One write statement, atomic by itself: two round trips (the statement, the commit)."""
-        async with self.transaction(immediate=False):
-            await self._exec(sql, params)
+        """One write statement, atomic by itself, in one round trip."""
+        await self._atomic(functools.partial(_execute, sql, params))
+
+    async def _atomic(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` (the statements of one write, on the sqlite3 connection) and commit, in a single round trip
+        to aiosqlite's thread: the relay writes several times per message and channel, and every round trip waits
+        for that thread and for the event loop. Inside a transaction() of the same task it joins that one.
+
+        aiosqlite has no public way to run a function on its thread; `Connection._execute` is what its public
+        methods do it with (0.20 to 0.22). `work` must close its cursors (there) and return plain values."""
+        task = asyncio.current_task()
+        if task is not None and self._writer is task:
+            return await self.db._execute(lambda: work(self.db._conn))
+        async with self._write_lock:
+            self._writer = task
+            try:
+                return await self.db._execute(_committed, self.db, work)
+            finally:
+                self._writer = None
 
     async def schema_version(self) -> int:
         row = await self._one("PRAGMA user_version")
@@ -895,37 +913,44 @@ class Store:
 
         False when the message was already recorded (a catch-up and a live event may both bring it)."""
         now = time.time()
-        async with self.transaction(immediate=False):  # its first statement is a write
-            done = await self._run(
+        row = (
+            source.message_id,
+            source.meeting_id,
+            source.channel_id,
+            source.language,
+            source.author_name,
+            source.avatar_url,
+            source.content,
+            source.links,
+            source.reply_to,
+            now,
+            files_json(source.files),
+        )
+        outbox = [(source.message_id, t.channel_id, t.language, now) for t in targets]
+
+        def work(db: sqlite3.Connection) -> bool:
+            inserted = _execute(
                 "INSERT OR IGNORE INTO sources (message_id, meeting_id, channel_id, language, author_name,"
                 " avatar_url, content, links, reply_to, created_at, files)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    source.message_id,
-                    source.meeting_id,
-                    source.channel_id,
-                    source.language,
-                    source.author_name,
-                    source.avatar_url,
-                    source.content,
-                    source.links,
-                    source.reply_to,
-                    now,
-                    files_json(source.files),
-                ),
+                row,
+                db,
             )
-            if done.rowcount == 0:
+            if not inserted:
                 return False
-            await self._run_many(
+            db.executemany(
                 "INSERT OR IGNORE INTO outbox (source_id, channel_id, language, updated_at) VALUES (?, ?, ?, ?)",
-                [(source.message_id, t.channel_id, t.language, now) for t in targets],
-            )
-            await self._exec(
+                outbox,
+            ).close()
+            _execute(
                 "INSERT INTO channel_cursors (channel_id, last_message_id) VALUES (?, ?) ON CONFLICT (channel_id)"
                 " DO UPDATE SET last_message_id = MAX(last_message_id, excluded.last_message_id)",
                 (source.channel_id, source.message_id),
+                db,
             )
-        return True
+            return True
+
+        return await self._atomic(work)
 
     async def cursor(self, channel_id: int) -> int | None:
         """The last source message handled in a linked channel (or when it was linked); catch-up starts after."""
@@ -1115,22 +1140,25 @@ class Store:
         """Record what a channel now shows, in one transaction: the state, version and body of each copy
         (several when messages were combined into one post) and the last (source, part, relayed id) posted."""
         at, channel = time.time(), channel_id
-        new_parts = [(source_id, channel_id, part, relayed_id) for source_id, part, relayed_id in new_parts]
-        async with self.transaction(immediate=False):  # writes only
-            if new_parts:
-                await self._run_many(
-                    "INSERT OR REPLACE INTO message_map (source_id, channel_id, part, relayed_id) VALUES (?, ?, ?, ?)",
-                    new_parts,
-                )
-            await self._run_many(
+        parts = [(source_id, channel_id, part, relayed_id) for source_id, part, relayed_id in new_parts]
+        states = [
+            (r.state, r.version, r.body, r.host_id, r.next_attempt_at, _ids(r.files), at, r.source_id, channel)
+            for r in rows
+        ]
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT OR REPLACE INTO message_map (source_id, channel_id, part, relayed_id) VALUES (?, ?, ?, ?)",
+                parts,
+            ).close()
+            db.executemany(
                 "UPDATE outbox SET state = ?, version = ?, body = ?, host_id = ?, next_attempt_at = ?, attempts = 0,"
                 " last_error = NULL, posted_after = NULL, files = COALESCE(?, files), updated_at = ?"
                 " WHERE source_id = ? AND channel_id = ?",
-                [
-                    (r.state, r.version, r.body, r.host_id, r.next_attempt_at, _ids(r.files), at, r.source_id, channel)
-                    for r in rows
-                ],
-            )
+                states,
+            ).close()
+
+        await self._atomic(work)
 
     async def add_part(self, source_id: int, channel_id: int, part: int, relayed_id: int) -> None:
         await self._write(
@@ -1677,6 +1705,29 @@ def _rendering(r: aiosqlite.Row) -> Rendering:
         status=r["status"], source=r["source"], notes=r["notes"], case=r["case_policy"], guild_id=r["guild_id"],
         updated_by=r["updated_by"], updated_at=r["updated_at"],
     )  # fmt: skip
+
+
+def _execute(sql: str, params: Sequence[Any], db: sqlite3.Connection) -> int:
+    """On aiosqlite's thread: run one statement, close its cursor there; the number of rows it changed."""
+    cursor = db.execute(sql, params)
+    try:
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
+def _committed(connection: aiosqlite.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """On aiosqlite's thread: `work` as one transaction (see Store._atomic)."""
+    db = connection._conn
+    if db.in_transaction:  # a write outside transaction() left one open: end it first
+        db.commit()
+    try:
+        result = work(db)
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
+    return result
 
 
 def _json(row: Concept | Rendering | None) -> str | None:
