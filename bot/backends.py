@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from deep_translator import (
@@ -119,11 +120,29 @@ def _server_timing(value: str | None) -> float | None:
     return sum(durations) if durations else None
 
 
+class _Session(requests.Session):
+    """A worker thread's session. requests reads the proxy and CA-bundle variables of the environment again for
+    every request (it walks all of os.environ twice: a third of a call's CPU, under the GIL, while a message's
+    other calls wait for it); the environment does not change while Concord runs, so this reads it once per
+    server and keeps the answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))  # no tracking across texts
+        self._environment: dict[tuple, dict[str, Any]] = {}
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
+        key = (urlsplit(url)[:2], tuple(sorted((proxies or {}).items())), stream, verify, cert)
+        if key not in self._environment:
+            self._environment[key] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        settings = self._environment[key]
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+
 def _thread_session() -> requests.Session:
     session = getattr(_local, "session", None)
     if session is None:
-        session = _local.session = requests.Session()
-        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        session = _local.session = _Session()
     return session
 
 

@@ -254,12 +254,17 @@ class RelayEngine:
     # --- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Forget expired meeting text, resume every post, edit and delete a previous run left owed (in
-        order), then retry what is due periodically."""
+        """Forget expired meeting text, load what the meetings' languages need (detection models, Chinese
+        converters), resume every post, edit and delete a previous run left owed (in order), then retry what is
+        due periodically."""
         await self.purge()
-        if self.detect_language:
-            for meeting in {c.meeting_id for c in await self.store.linked_channels()}:
-                self._warm(await self.store.meeting_channels(meeting))
+        warming = {
+            self._warm(await self.store.meeting_channels(m))
+            for m in {c.meeting_id for c in await self.store.linked_channels()}
+        }
+        for codes in warming:  # loaded before the first event; a failure is logged when a message needs them
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._detectors[codes])
         await self._requeue(await self.store.due(math.inf, untranslated=False))
         if self.retry_every > 0 and self._retry_task is None:
             self._retry_task = asyncio.create_task(self._retry_loop(), name="relay-retry")
@@ -415,11 +420,18 @@ class RelayEngine:
             return channel.language
 
     def _warm(self, meeting: list[Channel]) -> tuple[str, ...]:
-        """Load the detection models for a meeting's languages in a worker thread (once per set of languages)."""
+        """Load what a meeting's languages need here, the detection models and the Chinese converters, in a
+        worker thread (once per set of languages): loading holds Python's lock for tens of milliseconds, which
+        at startup delays nobody, and at a meeting's first message delays everyone."""
         codes = tuple(sorted({c.language for c in meeting}))
         if codes not in self._detectors:
-            self._detectors[codes] = asyncio.ensure_future(asyncio.to_thread(detect.warm, codes))
+            self._detectors[codes] = asyncio.ensure_future(asyncio.to_thread(self._load, codes))
         return codes
+
+    def _load(self, codes: tuple[str, ...]) -> None:
+        if self.detect_language:
+            detect.warm(codes)
+        self.translator.chinese.warm(codes)
 
     # --- catch-up --------------------------------------------------------------------------------
 

@@ -8,22 +8,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import json
 import logging
 import os
 import sqlite3
 import stat
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from bot.glossary.models import AuditEntry, Change, Concept, Rendering, Stale
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Each entry is one schema version; `PRAGMA user_version` records how many have been applied.
 MIGRATIONS: list[str] = [
@@ -726,8 +728,7 @@ class Store:
         return store
 
     async def _check_schema(self) -> None:
-        async with self.db.execute("SELECT count(*) FROM sqlite_master") as cur:
-            (tables,) = await cur.fetchone()
+        (tables,) = await self._one("SELECT count(*) FROM sqlite_master")
         _check_schema(await self.schema_version(), tables)
 
     async def close(self) -> None:
@@ -740,6 +741,15 @@ class Store:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def _all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[aiosqlite.Row]:
+        """A query's rows in one round trip to aiosqlite's thread (its cursor is opened and closed there): the
+        relay's hot path reads a dozen times per message and channel, and each round trip waits its turn."""
+        return list(await self.db.execute_fetchall(sql, params))
+
+    async def _one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> aiosqlite.Row | None:
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
+
     async def _run(self, sql: str, params: Sequence[Any] = ()) -> Done:
         """Run one statement and close its cursor in aiosqlite's thread.
 
@@ -748,9 +758,17 @@ class Store:
         async with self.db.execute(sql, params) as cur:
             return Done(cur.rowcount, cur.lastrowid)
 
-    async def _run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> Done:
-        async with self.db.executemany(sql, rows) as cur:
-            return Done(cur.rowcount, cur.lastrowid)
+    async def _exec(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run one statement whose row count is not needed, in one round trip (its cursor closed in the thread)."""
+        await self.db.execute_fetchall(sql, params)
+
+    async def _run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run a statement for each row (one round trip for a single row, the relay's usual case)."""
+        if isinstance(rows, list) and len(rows) == 1:
+            await self._exec(sql, rows[0])
+            return
+        async with self.db.executemany(sql, rows):
+            pass
 
     @contextlib.asynccontextmanager
     async def transaction(self, *, immediate: bool = True) -> AsyncIterator[None]:
@@ -770,7 +788,7 @@ class Store:
                 if self.db.in_transaction:  # a write outside transaction() left one open: end it first
                     await self.db.commit()
                 if immediate:
-                    await self._run("BEGIN IMMEDIATE")
+                    await self._exec("BEGIN IMMEDIATE")
                 try:
                     yield
                 except BaseException:
@@ -780,14 +798,29 @@ class Store:
             finally:
                 self._writer = None
 
-    async def _write(self, sql: str, params: Sequence[Any] = ()) -> Done:
-        """One write statement, atomic by itself."""
-        async with self.transaction(immediate=False):
-            return await self._run(sql, params)
+    async def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """One write statement, atomic by itself, in one round trip."""
+        await self._atomic(functools.partial(_execute, sql, params))
+
+    async def _atomic(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` (the statements of one write, on the sqlite3 connection) and commit, in a single round trip
+        to aiosqlite's thread: the relay writes several times per message and channel, and every round trip waits
+        for that thread and for the event loop. Inside a transaction() of the same task it joins that one.
+
+        aiosqlite has no public way to run a function on its thread; `Connection._execute` is what its public
+        methods do it with (0.20 to 0.22). `work` must close its cursors (there) and return plain values."""
+        task = asyncio.current_task()
+        if task is not None and self._writer is task:
+            return await self.db._execute(lambda: work(self.db._conn))
+        async with self._write_lock:
+            self._writer = task
+            try:
+                return await self.db._execute(_committed, self.db, work)
+            finally:
+                self._writer = None
 
     async def schema_version(self) -> int:
-        async with self.db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
+        row = await self._one("PRAGMA user_version")
         return int(row[0])
 
     async def migrate(self) -> None:
@@ -811,15 +844,13 @@ class Store:
         return meeting
 
     async def meeting_by_name(self, guild_id: int, name: str) -> Meeting | None:
-        async with self.db.execute("SELECT * FROM meetings WHERE guild_id = ? AND name = ?", (guild_id, name)) as cur:
-            row = await cur.fetchone()
+        row = await self._one("SELECT * FROM meetings WHERE guild_id = ? AND name = ?", (guild_id, name))
         return _meeting(row) if row else None
 
     async def meetings(self, guild_id: int) -> list[Meeting]:
-        async with self.db.execute(
+        rows = await self._all(
             "SELECT * FROM meetings WHERE guild_id = ? AND parent_id IS NULL ORDER BY name", (guild_id,)
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [_meeting(r) for r in rows]
 
     async def link_channel(self, channel_id: int, meeting_id: int, language: str) -> None:
@@ -827,19 +858,19 @@ class Store:
 
         A newly linked channel is caught up from now on, not from its past."""
         async with self.transaction():
-            async with self.db.execute(
+            rows = await self._all(
                 "SELECT channel_id FROM channels WHERE meeting_id = ? AND language = ? AND channel_id != ?",
                 (meeting_id, language, channel_id),
-            ) as cur:
-                displaced = [r[0] for r in await cur.fetchall()]
+            )
+            displaced = [r[0] for r in rows]
             for other in displaced:
                 await self.unlink_channel(other)
-            await self._run(
+            await self._exec(
                 "INSERT INTO channels (channel_id, meeting_id, language) VALUES (?, ?, ?) ON CONFLICT (channel_id)"
                 " DO UPDATE SET meeting_id = excluded.meeting_id, language = excluded.language",
                 (channel_id, meeting_id, language),
             )
-            await self._run(
+            await self._exec(
                 "INSERT OR IGNORE INTO channel_cursors (channel_id, last_message_id) VALUES (?, ?)",
                 (channel_id, time_snowflake()),
             )
@@ -848,34 +879,31 @@ class Store:
         """Stop relaying a channel: posts and edits still owed to it fail (deletes of its copies still go)."""
         async with self.transaction():
             cur = await self._run("DELETE FROM channels WHERE channel_id = ?", (channel_id,))
-            await self._run("DELETE FROM channel_cursors WHERE channel_id = ?", (channel_id,))
+            await self._exec("DELETE FROM channel_cursors WHERE channel_id = ?", (channel_id,))
             await self._fail_owed(channel_id, "the channel was unlinked")
         return cur.rowcount > 0
 
     async def channel(self, channel_id: int) -> Channel | None:
-        async with self.db.execute(
+        row = await self._one(
             "SELECT c.channel_id, c.meeting_id, c.language FROM channels c "
             "JOIN meetings m ON m.id = c.meeting_id WHERE c.channel_id = ? AND m.active = 1",
             (channel_id,),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return Channel(*row) if row else None
 
     async def linked_channels(self) -> list[Channel]:
         """Every channel linked to an active meeting."""
-        async with self.db.execute(
+        rows = await self._all(
             "SELECT c.channel_id, c.meeting_id, c.language FROM channels c JOIN meetings m ON m.id = c.meeting_id"
             " WHERE m.active = 1 ORDER BY c.channel_id"
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [Channel(*r) for r in rows]
 
     async def meeting_channels(self, meeting_id: int) -> list[Channel]:
-        async with self.db.execute(
+        rows = await self._all(
             "SELECT channel_id, meeting_id, language FROM channels WHERE meeting_id = ? ORDER BY channel_id",
             (meeting_id,),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [Channel(*r) for r in rows]
 
     # --- sources and outbox ----------------------------------------------------------------------
@@ -885,57 +913,59 @@ class Store:
 
         False when the message was already recorded (a catch-up and a live event may both bring it)."""
         now = time.time()
-        async with self.transaction():
-            done = await self._run(
+        row = (
+            source.message_id,
+            source.meeting_id,
+            source.channel_id,
+            source.language,
+            source.author_name,
+            source.avatar_url,
+            source.content,
+            source.links,
+            source.reply_to,
+            now,
+            files_json(source.files),
+        )
+        outbox = [(source.message_id, t.channel_id, t.language, now) for t in targets]
+
+        def work(db: sqlite3.Connection) -> bool:
+            inserted = _execute(
                 "INSERT OR IGNORE INTO sources (message_id, meeting_id, channel_id, language, author_name,"
                 " avatar_url, content, links, reply_to, created_at, files)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    source.message_id,
-                    source.meeting_id,
-                    source.channel_id,
-                    source.language,
-                    source.author_name,
-                    source.avatar_url,
-                    source.content,
-                    source.links,
-                    source.reply_to,
-                    now,
-                    files_json(source.files),
-                ),
+                row,
+                db,
             )
-            if done.rowcount == 0:
+            if not inserted:
                 return False
-            await self._run_many(
+            db.executemany(
                 "INSERT OR IGNORE INTO outbox (source_id, channel_id, language, updated_at) VALUES (?, ?, ?, ?)",
-                [(source.message_id, t.channel_id, t.language, now) for t in targets],
-            )
-            await self._run(
+                outbox,
+            ).close()
+            _execute(
                 "INSERT INTO channel_cursors (channel_id, last_message_id) VALUES (?, ?) ON CONFLICT (channel_id)"
                 " DO UPDATE SET last_message_id = MAX(last_message_id, excluded.last_message_id)",
                 (source.channel_id, source.message_id),
+                db,
             )
-        return True
+            return True
+
+        return await self._atomic(work)
 
     async def cursor(self, channel_id: int) -> int | None:
         """The last source message handled in a linked channel (or when it was linked); catch-up starts after."""
-        async with self.db.execute(
-            "SELECT last_message_id FROM channel_cursors WHERE channel_id = ?", (channel_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._one("SELECT last_message_id FROM channel_cursors WHERE channel_id = ?", (channel_id,))
         return int(row[0]) if row else None
 
     async def source(self, message_id: int) -> Source | None:
-        async with self.db.execute("SELECT * FROM sources WHERE message_id = ?", (message_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._one("SELECT * FROM sources WHERE message_id = ?", (message_id,))
         return _source(row) if row else None
 
     async def channel_sources(self, channel_id: int, after_id: int) -> list[Source]:
         """Messages recorded from a channel after `after_id`, oldest first (catch-up compares them with history)."""
-        async with self.db.execute(
+        rows = await self._all(
             "SELECT * FROM sources WHERE channel_id = ? AND message_id > ? ORDER BY message_id", (channel_id, after_id)
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [_source(r) for r in rows]
 
     async def edit_source(
@@ -960,8 +990,7 @@ class Store:
             if cur.rowcount == 0:
                 return None
             await self._owe(message_id, "state IN ('delivered', 'untranslated', 'corrected', 'pending')")
-            async with self.db.execute("SELECT version FROM sources WHERE message_id = ?", (message_id,)) as c:
-                row = await c.fetchone()
+            row = await self._one("SELECT version FROM sources WHERE message_id = ?", (message_id,))
         return int(row[0])
 
     async def delete_source(self, message_id: int) -> bool:
@@ -976,26 +1005,24 @@ class Store:
     async def _owe(self, message_id: int, which: str) -> None:
         """Owe the copies of a message in state `which` work again (an edit or a delete), due now. A `posting`
         copy keeps its state: its post is looked up first, the new text follows."""
-        await self._run(
+        await self._exec(
             f"UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = 0, updated_at = ?"
             f" WHERE source_id = ? AND {which}",
             (time.time(), message_id),
         )
 
     async def outbox(self, source_id: int) -> list[OutboxRow]:
-        async with self.db.execute(
+        rows = await self._all(
             f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE source_id = ? ORDER BY channel_id", (source_id,)
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [OutboxRow(*r) for r in rows]
 
     async def outbox_in_state(self, *states: str) -> list[OutboxRow]:
         marks = ",".join("?" * len(states))
-        async with self.db.execute(
+        rows = await self._all(
             f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE state IN ({marks}) ORDER BY source_id, channel_id",
             states,
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [OutboxRow(*r) for r in rows]
 
     async def due(self, now: float, *, untranslated: bool = True) -> list[OutboxRow]:
@@ -1003,12 +1030,11 @@ class Store:
         (pending, posting) and, with `untranslated`, originals waiting for their translation."""
         states = ("pending", "posting", "untranslated") if untranslated else ("pending", "posting")
         marks = ",".join("?" * len(states))
-        async with self.db.execute(
+        rows = await self._all(
             f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE state IN ({marks}) AND next_attempt_at <= ?"
             " ORDER BY source_id, channel_id",
             (*states, now),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [OutboxRow(*r) for r in rows]
 
     async def set_outbox(
@@ -1064,7 +1090,7 @@ class Store:
 
     async def _fail_owed(self, channel_id: int, error: str) -> None:
         """Posts and edits owed to an unlinked channel fail; deletes of copies already there still go."""
-        await self._run(
+        await self._exec(
             "UPDATE outbox SET state = 'failed', last_error = ?, updated_at = ? WHERE channel_id = ?"
             " AND state IN ('pending', 'posting', 'untranslated')"
             " AND source_id IN (SELECT message_id FROM sources WHERE deleted = 0)",
@@ -1075,7 +1101,7 @@ class Store:
 
     async def delivery(self, source_id: int, channel_id: int) -> Delivery | None:
         """Everything a delivery must check, in one query (the relay's hot path: one round trip, not three)."""
-        async with self.db.execute(
+        row = await self._one(
             "SELECT s.*, o.language AS target_language, o.state, o.version AS shown_version, o.attempts, o.body,"
             " o.posted_after, o.host_id, o.files AS shown_files,"
             " (SELECT group_concat(relayed_id) FROM (SELECT relayed_id FROM message_map"
@@ -1087,8 +1113,7 @@ class Store:
             " FROM sources s JOIN outbox o ON o.source_id = s.message_id"
             " WHERE s.message_id = ? AND o.channel_id = ?",
             (source_id, channel_id),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         if row is None:
             return None
         parts = [int(p) for p in row["part_ids"].split(",")] if row["part_ids"] else []
@@ -1115,22 +1140,25 @@ class Store:
         """Record what a channel now shows, in one transaction: the state, version and body of each copy
         (several when messages were combined into one post) and the last (source, part, relayed id) posted."""
         at, channel = time.time(), channel_id
-        new_parts = [(source_id, channel_id, part, relayed_id) for source_id, part, relayed_id in new_parts]
-        async with self.transaction(immediate=False):  # writes only
-            if new_parts:
-                await self._run_many(
-                    "INSERT OR REPLACE INTO message_map (source_id, channel_id, part, relayed_id) VALUES (?, ?, ?, ?)",
-                    new_parts,
-                )
-            await self._run_many(
+        parts = [(source_id, channel_id, part, relayed_id) for source_id, part, relayed_id in new_parts]
+        states = [
+            (r.state, r.version, r.body, r.host_id, r.next_attempt_at, _ids(r.files), at, r.source_id, channel)
+            for r in rows
+        ]
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT OR REPLACE INTO message_map (source_id, channel_id, part, relayed_id) VALUES (?, ?, ?, ?)",
+                parts,
+            ).close()
+            db.executemany(
                 "UPDATE outbox SET state = ?, version = ?, body = ?, host_id = ?, next_attempt_at = ?, attempts = 0,"
                 " last_error = NULL, posted_after = NULL, files = COALESCE(?, files), updated_at = ?"
                 " WHERE source_id = ? AND channel_id = ?",
-                [
-                    (r.state, r.version, r.body, r.host_id, r.next_attempt_at, _ids(r.files), at, r.source_id, channel)
-                    for r in rows
-                ],
-            )
+                states,
+            ).close()
+
+        await self._atomic(work)
 
     async def add_part(self, source_id: int, channel_id: int, part: int, relayed_id: int) -> None:
         await self._write(
@@ -1143,16 +1171,15 @@ class Store:
 
     async def parts(self, source_id: int, channel_id: int) -> list[int]:
         """Relayed message ids of a source in one channel, in part order."""
-        async with self.db.execute(
+        rows = await self._all(
             "SELECT relayed_id FROM message_map WHERE source_id = ? AND channel_id = ? ORDER BY part",
             (source_id, channel_id),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [r[0] for r in rows]
 
     async def placement(self, source: Source, channel_id: int) -> Placement:
         """Where a first post of `source` lands in `channel_id`, in one query (see Placement)."""
-        async with self.db.execute(
+        row = await self._one(
             "SELECT (SELECT m.relayed_id FROM message_map m JOIN sources s ON s.message_id = m.source_id"
             "   WHERE m.channel_id = :c AND s.channel_id = :sc AND s.message_id < :id"
             "   ORDER BY s.message_id DESC, m.part DESC LIMIT 1),"
@@ -1161,18 +1188,16 @@ class Store:
             " (SELECT MAX(relayed_id) FROM message_map WHERE channel_id = :c),"
             " EXISTS (SELECT 1 FROM channels WHERE channel_id = :c AND meeting_id = :meeting)",
             {"c": channel_id, "sc": source.channel_id, "id": source.message_id, "meeting": source.meeting_id},
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return Placement(row[0], bool(row[1]), row[2], bool(row[3]))
 
     async def relayed(self, relayed_id: int) -> Relayed | None:
         """A relayed message with its source, channel, part and language; None if it is not ours."""
-        async with self.db.execute(
+        row = await self._one(
             "SELECT m.relayed_id, m.source_id, m.channel_id, m.part, o.language FROM message_map m"
             " JOIN outbox o ON o.source_id = m.source_id AND o.channel_id = m.channel_id WHERE m.relayed_id = ?",
             (relayed_id,),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return Relayed(*row) if row else None
 
     # --- corrections -----------------------------------------------------------------------------
@@ -1187,7 +1212,7 @@ class Store:
                 (c.relayed_id, c.source_id, c.channel_id, c.language, c.source_version, c.original, c.corrected,
                  c.by, c.at),
             )  # fmt: skip
-            await self._run(  # body NULL: the next edit of the source always replaces the volunteer's text
+            await self._exec(  # body NULL: the next edit of the source always replaces the volunteer's text
                 "UPDATE outbox SET state = 'corrected', version = ?, body = NULL, last_error = NULL, updated_at = ?"
                 " WHERE source_id = ? AND channel_id = ?",
                 (c.source_version, c.at, c.source_id, c.channel_id),
@@ -1201,8 +1226,7 @@ class Store:
             sql, params = sql + " AND relayed_id = ?", [*params, relayed_id]
         if source_id is not None:
             sql, params = sql + " AND source_id = ?", [*params, source_id]
-        async with self.db.execute(sql + " ORDER BY id", params) as cur:
-            rows = await cur.fetchall()
+        rows = await self._all(sql + " ORDER BY id", params)
         return [Correction(**dict(r)) for r in rows]  # the columns are the fields
 
     async def purge(self, older_than_days: float) -> int:
@@ -1212,7 +1236,7 @@ class Store:
         cutoff = time.time() - older_than_days * 86400
         async with self.transaction():
             cur = await self._run("DELETE FROM sources WHERE created_at < ?", (cutoff,))
-            await self._run("DELETE FROM translation_cache WHERE created_at < ?", (cutoff,))
+            await self._exec("DELETE FROM translation_cache WHERE created_at < ?", (cutoff,))
         return cur.rowcount
 
     # --- translation cache -----------------------------------------------------------------------
@@ -1221,8 +1245,7 @@ class Store:
         """key -> (text, backend, tier) for the keys that are cached."""
         marks = ",".join("?" * len(keys))
         sql = f"SELECT key, text, backend, tier FROM translation_cache WHERE key IN ({marks})"
-        async with self.db.execute(sql, tuple(keys)) as cur:
-            rows = await cur.fetchall()
+        rows = await self._all(sql, tuple(keys))
         return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
     async def cache_translation(self, key: str, text: str, backend: str, tier: int = 0) -> None:
@@ -1232,26 +1255,22 @@ class Store:
         )
 
     async def meeting_guild(self, meeting_id: int) -> int | None:
-        async with self.db.execute("SELECT guild_id FROM meetings WHERE id = ?", (meeting_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._one("SELECT guild_id FROM meetings WHERE id = ?", (meeting_id,))
         return int(row[0]) if row else None
 
     # --- glossary --------------------------------------------------------------------------------
 
     async def glossary_version(self) -> int:
         """The id of the latest glossary change (0: never changed). Grows with every write."""
-        async with self.db.execute("SELECT COALESCE(MAX(id), 0) FROM glossary_audit") as cur:
-            row = await cur.fetchone()
+        row = await self._one("SELECT COALESCE(MAX(id), 0) FROM glossary_audit")
         return int(row[0])
 
     async def glossary_concepts(self) -> list[Concept]:
-        async with self.db.execute("SELECT * FROM glossary_concepts ORDER BY key, guild_id") as cur:
-            rows = await cur.fetchall()
+        rows = await self._all("SELECT * FROM glossary_concepts ORDER BY key, guild_id")
         return [_concept(r) for r in rows]
 
     async def glossary_renderings(self) -> list[Rendering]:
-        async with self.db.execute("SELECT * FROM glossary_renderings ORDER BY concept_key, language, guild_id") as cur:
-            rows = await cur.fetchall()
+        rows = await self._all("SELECT * FROM glossary_renderings ORDER BY concept_key, language, guild_id")
         return [_rendering(r) for r in rows]
 
     async def apply_glossary(self, changes: Sequence[Change], by: str, *, unchanged_since: int | None = None) -> int:
@@ -1259,34 +1278,33 @@ class Store:
 
         Each row (concept, or rendering per language and server) appears at most once in `changes`.
         `unchanged_since`: a version the writer read; when a changed rendering (its server's row or the shared
-        one) was written after it, nothing is written and Stale names that change (two reviewers, one draft)."""
+        one) was written after it, nothing is written and Stale names that change (two reviewers, one draft).
+
+        The rows (and the audit rows' JSON) are made one at a time as SQLite takes them: an import of 60,000
+        renderings never holds them all a second time, as tuples and JSON, next to the changes."""
         now = time.time()
-        concept_rows, concept_deletes, rendering_rows, rendering_deletes, audit = [], [], [], [], []
-        for change in changes:
-            after = replace(change.after, updated_by=by, updated_at=now) if change.after is not None else None
-            row = after or change.before
-            assert row is not None
-            if isinstance(row, Concept):
-                ident: tuple = (row.key, "", row.guild_id)
-                if isinstance(after, Concept):
-                    concept_rows.append((
-                        after.key, after.guild_id, after.term, after.type, after.policy, after.expansion,
-                        "|".join(after.en_variants), after.definition, "|".join(after.exceptions), after.updated_by,
-                        after.updated_at,
-                    ))  # fmt: skip
-                else:
-                    concept_deletes.append((row.key, row.guild_id))
-            else:
-                ident = (row.concept_key, row.language, row.guild_id)
-                if isinstance(after, Rendering):
-                    rendering_rows.append((
-                        after.concept_key, after.language, after.guild_id, after.preferred, "|".join(after.variants),
-                        "|".join(after.forbidden), int(after.case_sensitive), after.status, after.source,
-                        after.notes, after.case, after.updated_by, after.updated_at,
-                    ))  # fmt: skip
-                else:
-                    rendering_deletes.append(ident)
-            audit.append((now, by, change.action, *ident, _json(change.before), _json(after)))
+
+        def stamped(change: Change) -> Concept | Rendering | None:
+            return replace(change.after, updated_by=by, updated_at=now) if change.after is not None else None
+
+        def removed(kind: type) -> Iterator[tuple]:
+            for change in changes:
+                if change.after is None and isinstance(change.before, kind):
+                    key, language, guild_id = _ident(change.before)
+                    yield (key, guild_id) if kind is Concept else (key, language, guild_id)
+
+        def written(kind: type) -> Iterator[tuple]:
+            for change in changes:
+                if isinstance(change.after, kind):
+                    yield _values(replace(change.after, updated_by=by, updated_at=now))
+
+        def audit() -> Iterator[tuple]:
+            for change in changes:
+                after = stamped(change)
+                row = after or change.before
+                assert row is not None
+                yield (now, by, change.action, *_ident(row), _json(change.before), _json(after))
+
         async with self.transaction():  # all or nothing, audit rows (the version) included
             if unchanged_since is not None:
                 for change in changes:
@@ -1297,25 +1315,25 @@ class Store:
                             raise Stale(newer)
             await self._run_many(
                 "DELETE FROM glossary_renderings WHERE concept_key = ? AND language = ? AND guild_id = ?",
-                rendering_deletes,
+                removed(Rendering),
             )
-            await self._run_many("DELETE FROM glossary_concepts WHERE key = ? AND guild_id = ?", concept_deletes)
+            await self._run_many("DELETE FROM glossary_concepts WHERE key = ? AND guild_id = ?", removed(Concept))
             await self._run_many(
                 "INSERT OR REPLACE INTO glossary_concepts (key, guild_id, term, type, policy, expansion,"
                 " en_variants, definition, exceptions, updated_by, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                concept_rows,
+                written(Concept),
             )
             await self._run_many(
                 "INSERT OR REPLACE INTO glossary_renderings (concept_key, language, guild_id, preferred, variants,"
                 " forbidden, case_sensitive, status, source, notes, case_policy, updated_by, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rendering_rows,
+                written(Rendering),
             )
             await self._run_many(
                 "INSERT INTO glossary_audit (at, by, action, concept_key, language, guild_id, before, after)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                audit,
+                audit(),
             )
         return await self.glossary_version()
 
@@ -1331,31 +1349,25 @@ class Store:
         if guild_id is not None:
             sql += " AND guild_id IN (0, ?)"
             params.append(guild_id)
-        async with self.db.execute(sql + " ORDER BY id DESC", params) as cur:
-            rows = await cur.fetchall()
+        rows = await self._all(sql + " ORDER BY id DESC", params)
         return [_audit(r) for r in rows]
 
     async def _glossary_change_since(self, row: Rendering, version: int) -> AuditEntry | None:
         """The latest change after `version` to this rendering in its server's view (its row or the shared one)."""
-        async with self.db.execute(
+        found = await self._one(
             "SELECT * FROM glossary_audit WHERE concept_key = ? AND language = ? AND guild_id IN (0, ?) AND id > ?"
             " ORDER BY id DESC LIMIT 1",
             (row.concept_key, row.language, row.guild_id, version),
-        ) as cur:
-            found = await cur.fetchone()
+        )
         return _audit(found) if found else None
 
     async def glossary_audit_entry(self, audit_id: int) -> AuditEntry | None:
-        async with self.db.execute("SELECT * FROM glossary_audit WHERE id = ?", (audit_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._one("SELECT * FROM glossary_audit WHERE id = ?", (audit_id,))
         return _audit(row) if row else None
 
     async def glossary_session(self, meeting_id: int) -> tuple[float, float] | None:
         """(started_at, last_at) of a meeting's current glossary session, None before its first message."""
-        async with self.db.execute(
-            "SELECT started_at, last_at FROM glossary_sessions WHERE meeting_id = ?", (meeting_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._one("SELECT started_at, last_at FROM glossary_sessions WHERE meeting_id = ?", (meeting_id,))
         return (row[0], row[1]) if row else None
 
     async def save_glossary_session(self, meeting_id: int, started_at: float, last_at: float) -> None:
@@ -1375,11 +1387,10 @@ class Store:
             " at = excluded.at WHERE glossary_mentions.at < ?",
             (meeting_id, language, concept_key, message_id, time.time(), session_start),
         )
-        async with self.db.execute(
+        row = await self._one(
             "SELECT message_id FROM glossary_mentions WHERE meeting_id = ? AND language = ? AND concept_key = ?",
             (meeting_id, language, concept_key),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return int(row[0]) if row else message_id
 
     # --- conversations: message families, reactions, thread groups, members' languages -------------
@@ -1391,19 +1402,18 @@ class Store:
         source = await self.source(copy.source_id if copy else message_id)
         if source is None or source.deleted:
             return None
-        async with self.db.execute(
+        (language,) = await self._one(
             "SELECT COALESCE((SELECT language FROM channels WHERE channel_id = :c), :l)",
             {"c": source.channel_id, "l": source.language},
-        ) as cur:
-            (language,) = await cur.fetchone()
+        )
         members = [Shown(source.channel_id, source.message_id, language)]
-        async with self.db.execute(
+        rows = await self._all(
             "SELECT o.channel_id, m.relayed_id, o.language FROM outbox o JOIN message_map m"
             " ON m.source_id = o.source_id AND m.channel_id = o.channel_id AND m.part = 0"
             " WHERE o.source_id = ? AND o.state != 'deleted' ORDER BY o.channel_id",
             (source.message_id,),
-        ) as cur:
-            members += [Shown(*r) for r in await cur.fetchall()]
+        )
+        members += [Shown(*r) for r in rows]
         return Family(source, members)
 
     async def add_reaction(self, source_id: int, channel_id: int, message_id: int, emoji: str, user_id: int) -> None:
@@ -1421,40 +1431,39 @@ class Store:
 
     async def reactions(self, source_id: int) -> list[Reaction]:
         """Every reaction held on a message and its copies, by channel."""
-        async with self.db.execute(
+        rows = await self._all(
             "SELECT channel_id, message_id, emoji, user_id FROM reactions WHERE source_id = ? ORDER BY rowid",
             (source_id,),
-        ) as cur:
-            return [Reaction(*r) for r in await cur.fetchall()]
+        )
+        return [Reaction(*r) for r in rows]
 
     async def create_thread_group(self, meeting_id: int, name: str) -> int:
         """A meeting for one thread and its counterparts in the other language channels (one thread per
         language, linked like channels); it is active while its meeting is. Returns its id."""
         async with self.transaction():
-            await self._run(
+            await self._exec(
                 "INSERT INTO meetings (guild_id, name, created_at, active, parent_id)"
                 " SELECT guild_id, ?, ?, active, id FROM meetings WHERE id = ?"
                 " ON CONFLICT (guild_id, name) DO NOTHING",
                 (name, time.time(), meeting_id),
             )
-            async with self.db.execute(
+            row = await self._one(
                 "SELECT g.id FROM meetings g JOIN meetings m ON m.guild_id = g.guild_id"
                 " WHERE m.id = ? AND g.name = ? AND g.parent_id = m.id",
                 (meeting_id, name),
-            ) as cur:
-                row = await cur.fetchone()
+            )
         if row is None:
             raise ValueError(f"meeting {meeting_id} does not exist")
         return int(row[0])
 
     async def thread_groups(self, since: float) -> list[ThreadGroup]:
         """Active thread groups made after `since` (a timestamp), oldest first."""
-        async with self.db.execute(
+        rows = await self._all(
             "SELECT id, parent_id, name FROM meetings WHERE parent_id IS NOT NULL AND active = 1 AND created_at >= ?"
             " ORDER BY id",
             (since,),
-        ) as cur:
-            return [ThreadGroup(*r) for r in await cur.fetchall()]
+        )
+        return [ThreadGroup(*r) for r in rows]
 
     async def set_member_language(self, guild_id: int, user_id: int, code: str) -> None:
         """The language a member reads, as they chose it (a picker, or "Translate to my language")."""
@@ -1466,34 +1475,32 @@ class Store:
         )
 
     async def member_language(self, guild_id: int, user_id: int) -> str | None:
-        async with self.db.execute(
+        row = await self._one(
             "SELECT language FROM member_languages WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return row[0] if row else None
 
     # --- meetings run from slash commands (bot/meetings.py) --------------------------------------
 
     async def meeting(self, meeting_id: int) -> Meeting | None:
-        async with self.db.execute("SELECT * FROM meetings WHERE id = ?", (meeting_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._one("SELECT * FROM meetings WHERE id = ?", (meeting_id,))
         return _meeting(row) if row else None
 
     async def meeting_of_channel(self, channel_id: int) -> Meeting | None:
         """The meeting a channel belongs to, whatever its state (`channel()` sees relaying meetings only)."""
-        async with self.db.execute(
+        row = await self._one(
             "SELECT m.* FROM meetings m JOIN channels c ON c.meeting_id = m.id WHERE c.channel_id = ?", (channel_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return _meeting(row) if row else None
 
     async def create_managed_meeting(self, guild_id: int, name: str, *, always_on: bool) -> tuple[Meeting, bool]:
         """A meeting `/meeting create` owns, relaying only while live unless `always_on`; (meeting, made now)."""
-        done = await self._write(
-            "INSERT OR IGNORE INTO meetings (guild_id, name, created_at, active, managed, always_on)"
-            " VALUES (?, ?, ?, ?, 1, ?)",
-            (guild_id, name, time.time(), int(always_on), int(always_on)),
-        )
+        async with self.transaction(immediate=False):
+            done = await self._run(
+                "INSERT OR IGNORE INTO meetings (guild_id, name, created_at, active, managed, always_on)"
+                " VALUES (?, ?, ?, ?, 1, ?)",
+                (guild_id, name, time.time(), int(always_on), int(always_on)),
+            )
         meeting = await self.meeting_by_name(guild_id, name)
         assert meeting is not None
         return meeting, done.rowcount > 0
@@ -1501,12 +1508,12 @@ class Store:
     async def delete_meeting(self, meeting_id: int) -> None:
         """Forget a meeting with its channels, messages and picks (a `/meeting create` rolled back)."""
         async with self.transaction():
-            async with self.db.execute("SELECT channel_id FROM channels WHERE meeting_id = ?", (meeting_id,)) as cur:
-                channels = [r[0] for r in await cur.fetchall()]
+            rows = await self._all("SELECT channel_id FROM channels WHERE meeting_id = ?", (meeting_id,))
+            channels = [r[0] for r in rows]
             await self._run_many("DELETE FROM channel_cursors WHERE channel_id = ?", [(c,) for c in channels])
-            await self._run("DELETE FROM sources WHERE meeting_id = ?", (meeting_id,))
-            await self._run("DELETE FROM glossary_sessions WHERE meeting_id = ?", (meeting_id,))
-            await self._run("DELETE FROM meetings WHERE id = ?", (meeting_id,))
+            await self._exec("DELETE FROM sources WHERE meeting_id = ?", (meeting_id,))
+            await self._exec("DELETE FROM glossary_sessions WHERE meeting_id = ?", (meeting_id,))
+            await self._exec("DELETE FROM meetings WHERE id = ?", (meeting_id,))
 
     _MEETING_FIELDS = frozenset(
         {"always_on", "share_transcripts", "category_id", "picker_message_id", "interpreter_role_id"}
@@ -1523,8 +1530,8 @@ class Store:
         assignments = ", ".join(f"{name} = ?" for name in values)
         params = [int(v) if isinstance(v, bool) else v for v in values.values()]
         async with self.transaction():
-            await self._run(f"UPDATE meetings SET {assignments} WHERE id = ?", (*params, meeting_id))
-            await self._run(
+            await self._exec(f"UPDATE meetings SET {assignments} WHERE id = ?", (*params, meeting_id))
+            await self._exec(
                 "UPDATE meetings SET active = (state = 'live' OR (always_on = 1 AND state != 'archived')) WHERE id = ?",
                 (meeting_id,),
             )
@@ -1543,14 +1550,14 @@ class Store:
         `started_at` / `ended_at` are set when given (a new session clears `ended_at`). `restart_cursors`: each
         channel's catch-up starts from now, so what was said before the start is never relayed."""
         async with self.transaction():
-            await self._run(
+            await self._exec(
                 "UPDATE meetings SET state = ?, active = (? = 'live' OR (always_on = 1 AND ? != 'archived')),"
                 " started_at = COALESCE(?, started_at),"
                 " ended_at = CASE WHEN ? IS NOT NULL THEN NULL ELSE COALESCE(?, ended_at) END WHERE id = ?",
                 (state, state, state, started_at, started_at, ended_at, meeting_id),
             )
             if restart_cursors:
-                await self._run(
+                await self._exec(
                     "UPDATE channel_cursors SET last_message_id = MAX(last_message_id, ?)"
                     " WHERE channel_id IN (SELECT channel_id FROM channels WHERE meeting_id = ?)",
                     (time_snowflake(), meeting_id),
@@ -1558,12 +1565,11 @@ class Store:
 
     async def rooms(self, meeting_id: int) -> list[Room]:
         """A meeting's channels with their language roles and welcome messages, the main (English) one first."""
-        async with self.db.execute(
+        rows = await self._all(
             "SELECT channel_id, meeting_id, language, role_id, welcome_id FROM channels WHERE meeting_id = ?"
             " ORDER BY language != 'en', channel_id",
             (meeting_id,),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [Room(*r) for r in rows]
 
     async def set_room(self, channel_id: int, *, role_id: int | None, welcome_id: int | None) -> None:
@@ -1576,12 +1582,12 @@ class Store:
         (what "Translate to my language" uses)."""
         now = time.time()
         async with self.transaction():
-            await self._run(
+            await self._exec(
                 "INSERT INTO meeting_members (meeting_id, user_id, language, at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (meeting_id, user_id) DO UPDATE SET language = excluded.language, at = excluded.at",
                 (meeting_id, user_id, language, now),
             )
-            await self._run(
+            await self._exec(
                 "INSERT INTO member_languages (guild_id, user_id, language, updated_at)"
                 " SELECT guild_id, ?, ?, ? FROM meetings WHERE id = ?"
                 " ON CONFLICT (guild_id, user_id) DO UPDATE SET language = excluded.language,"
@@ -1591,20 +1597,18 @@ class Store:
 
     async def picks(self, meeting_id: int) -> dict[str, int]:
         """language -> members who picked it (their latest pick) in the meeting's language picker."""
-        async with self.db.execute(
+        rows = await self._all(
             "SELECT language, count(*) FROM meeting_members WHERE meeting_id = ? GROUP BY language", (meeting_id,)
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return {r[0]: r[1] for r in rows}
 
     async def meeting_sources(self, meeting_id: int, since_id: int = 0, until_id: int | None = None) -> list[Source]:
         """The messages of a meeting with ids in [since_id, until_id], not deleted, oldest first."""
-        async with self.db.execute(
+        rows = await self._all(
             "SELECT * FROM sources WHERE meeting_id = ? AND message_id >= ? AND message_id <= ? AND deleted = 0"
             " ORDER BY message_id",
             (meeting_id, since_id, until_id if until_id is not None else 2**63 - 1),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [_source(r) for r in rows]
 
     async def copies(self, source_ids: Sequence[int]) -> list[Copy]:
@@ -1613,15 +1617,15 @@ class Store:
         for start in range(0, len(source_ids), 500):  # SQLite's limit on parameters
             chunk = list(source_ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            async with self.db.execute(
+            rows = await self._all(
                 "SELECT o.source_id, o.channel_id, o.language, o.state, o.body, o.host_id,"
                 " (SELECT group_concat(corrected, char(10)) FROM (SELECT c.corrected FROM message_map m"
                 "   JOIN corrections c ON c.id = (SELECT MAX(id) FROM corrections WHERE relayed_id = m.relayed_id)"
                 "   WHERE m.source_id = o.source_id AND m.channel_id = o.channel_id ORDER BY m.part)) AS corrected"
                 f" FROM outbox o WHERE o.source_id IN ({marks}) ORDER BY o.source_id, o.channel_id",
                 chunk,
-            ) as cur:
-                found += [Copy(*r) for r in await cur.fetchall()]
+            )
+            found += [Copy(*r) for r in rows]
         return found
 
     async def purge_meeting(self, meeting_id: int) -> int:
@@ -1629,14 +1633,13 @@ class Store:
         mentions, and translations cached since its first message (the cache is keyed by hashes, so what was
         cached meanwhile goes, whoever it was for). Returns how many messages were forgotten."""
         async with self.transaction():
-            async with self.db.execute(
+            first, count = await self._one(
                 "SELECT MIN(created_at), count(*) FROM sources WHERE meeting_id = ?", (meeting_id,)
-            ) as cur:
-                first, count = await cur.fetchone()
-            await self._run("DELETE FROM sources WHERE meeting_id = ?", (meeting_id,))
-            await self._run("DELETE FROM glossary_mentions WHERE meeting_id = ?", (meeting_id,))
+            )
+            await self._exec("DELETE FROM sources WHERE meeting_id = ?", (meeting_id,))
+            await self._exec("DELETE FROM glossary_mentions WHERE meeting_id = ?", (meeting_id,))
             if first is not None:
-                await self._run("DELETE FROM translation_cache WHERE created_at >= ?", (first,))
+                await self._exec("DELETE FROM translation_cache WHERE created_at >= ?", (first,))
         return int(count)
 
 
@@ -1704,8 +1707,51 @@ def _rendering(r: aiosqlite.Row) -> Rendering:
     )  # fmt: skip
 
 
+def _execute(sql: str, params: Sequence[Any], db: sqlite3.Connection) -> int:
+    """On aiosqlite's thread: run one statement, close its cursor there; the number of rows it changed."""
+    cursor = db.execute(sql, params)
+    try:
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
+def _committed(connection: aiosqlite.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """On aiosqlite's thread: `work` as one transaction (see Store._atomic)."""
+    db = connection._conn
+    if db.in_transaction:  # a write outside transaction() left one open: end it first
+        db.commit()
+    try:
+        result = work(db)
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
+    return result
+
+
 def _json(row: Concept | Rendering | None) -> str | None:
     return json.dumps(asdict(row), ensure_ascii=False) if row is not None else None
+
+
+def _ident(row: Concept | Rendering) -> tuple[str, str, int]:
+    """(concept key, language, server) of a glossary row; a concept's language is ''."""
+    if isinstance(row, Concept):
+        return (row.key, "", row.guild_id)
+    return (row.concept_key, row.language, row.guild_id)
+
+
+def _values(row: Concept | Rendering) -> tuple:
+    """A glossary row's column values, in the order apply_glossary inserts them."""
+    if isinstance(row, Concept):
+        return (
+            row.key, row.guild_id, row.term, row.type, row.policy, row.expansion, "|".join(row.en_variants),
+            row.definition, "|".join(row.exceptions), row.updated_by, row.updated_at,
+        )  # fmt: skip
+    return (
+        row.concept_key, row.language, row.guild_id, row.preferred, "|".join(row.variants), "|".join(row.forbidden),
+        int(row.case_sensitive), row.status, row.source, row.notes, row.case, row.updated_by, row.updated_at,
+    )  # fmt: skip
 
 
 def _audit(r: aiosqlite.Row) -> AuditEntry:

@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import hashlib
+import json
 import logging
 import random
+import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bot import text as markup
@@ -38,7 +43,7 @@ from bot.backends import (  # re-exported: the chain's public names
 )
 from bot.config import Settings
 from bot.glossary import AppliedTerm, EngineFailed, Glossary, TermContext, TermPlan
-from bot.languages import BACKENDS, Language, for_translation
+from bot.languages import BACKENDS, LANGUAGES, Language, for_translation
 from bot.limits import call_budget
 from bot.store import Store
 
@@ -67,24 +72,95 @@ class Translation:
     fallback: bool = False  # answered by a backend other than the first choice for this language pair
 
 
+COMPACT_S2TWP = Path(__file__).parent / "data" / "opencc"  # see ChineseConverter
+
+
+def opencc_share_dir() -> Path | None:
+    """The dictionaries and configurations of the installed OpenCC (None for a build that has them elsewhere)."""
+    import opencc
+
+    share = Path(opencc.__file__).parent / "clib" / "share" / "opencc"
+    return share if share.is_dir() else None
+
+
 class ChineseConverter:
-    """zh-CN <-> zh-TW with OpenCC (phrase-level: 软件 -> 軟體), locally: no backend, no cost, no wait."""
+    """zh-CN <-> zh-TW with OpenCC (phrase-level: 软件 -> 軟體), locally: no backend, no cost, no wait.
+
+    zh-CN -> zh-TW is OpenCC's s2twp (Taiwan phrases included) as bot/data/opencc has it: the same dictionaries
+    merged into plain files, which OpenCC loads in about 13 MB instead of 43 (benchmarks/opencc_s2twp.py builds
+    them and checks the output is the same). It is used only with the OpenCC version and dictionaries it was
+    built from; with any other, OpenCC's own s2twp. Converters are loaded once per process, in a worker thread
+    (`warm`, when a meeting starts), and shared."""
 
     CONFIGS = {("zh-CN", "zh-TW"): "s2twp", ("zh-TW", "zh-CN"): "tw2sp"}
 
-    def __init__(self) -> None:
+    def __init__(self, compact: Path = COMPACT_S2TWP) -> None:
+        self.compact = compact  # the folder of the compact s2twp
         self._converters: dict[str, Any] = {}
 
     def handles(self, source: Language, target: Language) -> bool:
         return (source.code, target.code) in self.CONFIGS
 
-    def convert(self, text: str, source: Language, target: Language) -> str:
+    async def convert(self, text: str, source: Language, target: Language) -> str:
         config = self.CONFIGS[(source.code, target.code)]
+        converter = self._converters.get(config) or await asyncio.to_thread(self.converter, config)
+        return converter.convert(text)
+
+    def warm(self, codes: Iterable[str]) -> None:
+        """Load, on this thread, the converters translating among these languages needs."""
+        langs = {for_translation(LANGUAGES[code]).code for code in codes if code in LANGUAGES}
+        for pair, config in self.CONFIGS.items():
+            if set(pair) <= langs:
+                self.converter(config)
+
+    def converter(self, config: str) -> Any:
+        """The converter for an OpenCC configuration name, loaded (once per process) on this thread."""
         if config not in self._converters:
             import opencc
 
-            self._converters[config] = opencc.OpenCC(config)
-        return self._converters[config].convert(text)
+            compact = config == "s2twp" and _compact_matches(str(self.compact), opencc.__version__)
+            self._converters[config] = _opencc(str(self.compact / "s2twp.json") if compact else config)
+        return self._converters[config]
+
+
+_converters: dict[str, Any] = {}  # OpenCC configuration (a name or a file) -> its converter, one per process
+_loading = threading.Lock()
+
+
+def _opencc(config: str) -> Any:
+    with _loading:
+        if config not in _converters:
+            import opencc
+
+            _converters[config] = opencc.OpenCC(config)
+        return _converters[config]
+
+
+@functools.cache
+def _compact_matches(folder: str, version: str) -> bool:
+    """Whether the compact s2twp in `folder` was built from exactly the installed OpenCC (version and files)."""
+    try:
+        built = json.loads((Path(folder) / "sources.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        built = {}
+    share = opencc_share_dir()
+    same = (
+        share is not None
+        and built.get("opencc") == version
+        and all(
+            (share / name).is_file() and hashlib.sha256((share / name).read_bytes()).hexdigest() == digest
+            for name, digest in built.get("sha256", {}).items()
+        )
+    )
+    if not same:
+        log.warning(
+            "OpenCC %s is not the version Concord's compact zh-CN -> zh-TW dictionaries were built from (%s): "
+            "using OpenCC's own s2twp (same output, about 30 MB more memory). To rebuild them: "
+            "python benchmarks/opencc_s2twp.py build",
+            version,
+            built.get("opencc", "unknown"),
+        )
+    return same
 
 
 @dataclass(frozen=True)
@@ -149,8 +225,11 @@ class TranslationService:
         self._inflight: dict[str, asyncio.Future[_Result]] = {}
 
     def forget_cached(self) -> None:
-        """Drop the translations kept in memory (a meeting's text was purged from the store)."""
+        """Drop the translations kept in memory (a meeting's text was purged from the store), and the glossary's
+        first mentions (purged with it)."""
         self._memory.clear()
+        if self.glossary is not None:
+            self.glossary.forget_mentions()
 
     def route(self, source: Language, target: Language) -> list[str]:
         """Backends to try, in order, for this pair: per-language choice first, then the chain."""
@@ -298,7 +377,7 @@ class TranslationService:
     ) -> tuple[str, str, float, bool]:
         call = _current.get() or _Call(asyncio.get_running_loop().time() + self.deadline, "live")
         if route == [OPENCC]:
-            return self.chinese.convert(chunk, source, target), OPENCC, 0.0, False
+            return await self.chinese.convert(chunk, source, target), OPENCC, 0.0, False
         hit = await self._cached(chunk, source, target, route)
         better = route[: hit.rank] if hit else route
         if hit and not any(self.backends[n].backend.breaker.available() for n in better):

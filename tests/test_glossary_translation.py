@@ -342,6 +342,16 @@ async def test_first_mention_in_a_meeting_is_expanded_then_the_acronym_is_kept(t
     assert three.text == "[es] IEP questions?"
 
 
+async def test_a_purged_meeting_introduces_its_acronyms_again(translator, glossary, libre):
+    meeting = await translator.store.create_meeting(guild_id=1, name="ELAC")
+    ctx = lambda message_id: TermContext(1, meeting.id, message_id)  # noqa: E731
+    assert IEP_FIRST in (await translator.translate("The IEP.", EN, ES, context=ctx(1))).text
+    assert IEP_FIRST not in (await translator.translate("The IEP.", EN, ES, context=ctx(2))).text
+    await translator.store.purge_meeting(meeting.id)  # what /meeting purge does
+    translator.forget_cached()
+    assert IEP_FIRST in (await translator.translate("The IEP.", EN, ES, context=ctx(3))).text
+
+
 async def test_after_hours_without_messages_a_meeting_introduces_its_acronyms_again(translator, glossary, libre):
     meeting = await translator.store.create_meeting(guild_id=1, name="ELAC")
     ctx = lambda message_id: TermContext(1, meeting.id, message_id)  # noqa: E731

@@ -89,3 +89,21 @@ async def test_a_database_from_before_this_version_migrates_and_its_pending_mess
         assert sink.texts(11) == ["[es] Left pending by the old version"]
     finally:
         await store.close()
+
+
+async def test_a_message_is_recorded_whole_or_not_at_all_and_other_writes_go_on(store):
+    """A write that fails halfway (here its cursor update) leaves neither the message nor its outbox rows, so
+    catch-up reads it again after a restart; the next writes of other channels are unaffected."""
+    meeting = await store.create_meeting(1, "ELAC")
+    await store.link_channel(11, meeting.id, "es")
+    targets = [Channel(11, meeting.id, "es")]
+    await store.db.execute(
+        "CREATE TRIGGER full_disk BEFORE INSERT ON channel_cursors WHEN NEW.channel_id = 99"
+        " BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    await store.db.commit()
+    with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+        await store.add_source(Source(5, meeting.id, 99, "en", "Carmen", None, "Lost halfway?", None), targets)
+    assert await store.source(5) is None and await store.outbox(5) == []
+    assert await store.add_source(Source(6, meeting.id, 10, "en", "Carmen", None, "Next one", None), targets)
+    assert [r.channel_id for r in await store.outbox(6)] == [11] and await store.cursor(10) == 6

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
+from pathlib import Path
 
 import pytest
 from deep_translator import LibreTranslator
@@ -11,7 +14,16 @@ from bot.config import Settings
 from bot.languages import LANGUAGES
 from bot.limits import Breaker, Slots
 from bot.testing.libre import FakeLibre, ServerThread
-from bot.translation import Backend, Retrying, Stats, TranslationService, build_translator, check_answer
+from bot.translation import (
+    COMPACT_S2TWP,
+    Backend,
+    ChineseConverter,
+    Retrying,
+    Stats,
+    TranslationService,
+    build_translator,
+    check_answer,
+)
 
 EN, ES, VI, TL, TO, YUE = (LANGUAGES[c] for c in ("en", "es", "vi", "tl", "to", "yue"))
 
@@ -54,6 +66,19 @@ async def test_a_hanging_backend_hits_the_deadline_and_falls_back(libre):
         result = await chain.translate("hello", EN, ES)
     # Had the deadline not held, the first server would have answered "[es] hello" 30 s later.
     assert result.ok and result.text == "hola" and result.backend == "spare"
+
+
+async def test_a_deployers_proxy_setting_carries_every_call(libre, monkeypatch):
+    # The service's name does not resolve here: only through the proxy (the test server, which answers requests
+    # for any host) can a call get an answer. Each worker thread reads the environment once, then keeps it.
+    monkeypatch.setenv("HTTP_PROXY", libre.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    chain = service(libre_backend("http://libre.invalid:5000/"), retries=0)
+    first = await chain.translate("Good evening, families.", EN, ES)
+    second = await chain.translate("Next slide please.", EN, ES)
+    assert first.ok and second.ok and second.text == "[es] Next slide please."
+    assert len(libre.fake.calls) == 2
 
 
 async def test_every_backend_down_returns_the_original_marked_not_ok(libre):
@@ -324,3 +349,37 @@ async def test_simplified_and_traditional_chinese_are_converted_locally(libre, s
     result = await service(libre_backend(libre.url)).translate(text, LANGUAGES[source], LANGUAGES[target])
     assert result.ok and result.text == expected and result.backend == "opencc"
     assert libre.fake.calls == []
+
+
+# Taiwan phrases a parent reading #繁體中文 expects (OpenCC's s2twp; 仙童 -> 快捷 is from its regional phrases).
+TAIWAN_PHRASES = {
+    "家长会在学校的网络上发布视频和信息。": "家長會在學校的網路上釋出影片和資訊。",
+    "请用打印机打印成绩单，然后坐出租车回家。": "請用印表機列印成績單，然後坐計程車回家。",
+    "服务器的内存不够，程序要重新启动。": "伺服器的記憶體不夠，程式要重新啟動。",
+    "孩子的软件、鼠标和U盘都在书包里。": "孩子的軟體、滑鼠和隨身碟都在書包裡。",
+    "我们下周一开家长会，讨论特殊教育计划（IEP）。": "我們下週一開家長會，討論特殊教育計劃（IEP）。",
+    "仙童半导体厂的笔记本电脑和自行车": "快捷半導體廠的筆記型電腦和腳踏車",
+}
+
+
+async def test_simplified_chinese_reaches_taiwan_readers_with_taiwan_phrases_from_the_compact_dictionaries():
+    import opencc
+
+    converter = ChineseConverter()
+    compact = converter.converter("s2twp")
+    assert Path(compact.config) == COMPACT_S2TWP / "s2twp.json"  # this OpenCC is the one they were built from
+    stock = opencc.OpenCC("s2twp")
+    for text, expected in TAIWAN_PHRASES.items():
+        assert await converter.convert(text, LANGUAGES["zh-CN"], LANGUAGES["zh-TW"]) == expected == stock.convert(text)
+
+
+async def test_another_opencc_version_converts_with_its_own_s2twp(tmp_path, caplog):
+    folder = tmp_path / "opencc"
+    shutil.copytree(COMPACT_S2TWP, folder)
+    built = json.loads((folder / "sources.json").read_text())
+    (folder / "sources.json").write_text(json.dumps({**built, "opencc": "1.0.0"}))
+    converter = ChineseConverter(compact=folder)
+    assert Path(converter.converter("s2twp").config).parent != folder
+    for text, expected in TAIWAN_PHRASES.items():
+        assert await converter.convert(text, LANGUAGES["zh-CN"], LANGUAGES["zh-TW"]) == expected
+    assert "using OpenCC's own s2twp" in caplog.text

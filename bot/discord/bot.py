@@ -23,7 +23,7 @@ from bot.config import Settings, env_name
 from bot.discord.errors import ConcordTree, role_lookup
 from bot.discord.helpers import NO_PINGS, invite_url
 from bot.discord.sink import DiscordSink, to_incoming
-from bot.glossary import Glossary
+from bot.glossary import Glossary, freeze_loaded
 from bot.relay import HistoryPage, RelayEngine
 from bot.roles import RoleBook
 from bot.store import Store, exclusive
@@ -98,10 +98,14 @@ class ConcordBot(commands.Bot):
         self.sink.on_notice = self.engine.notice
         await self.engine.start()
         if self.translator.glossary is not None:  # build term indexes now, not at a meeting's first message
-            self._warm = asyncio.create_task(self.translator.glossary.warm(), name="glossary-warm")
+            self._warm = asyncio.create_task(self._warm_glossary(self.translator.glossary), name="glossary-warm")
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.publish_commands()
+
+    async def _warm_glossary(self, glossary: Glossary) -> None:
+        await glossary.warm()
+        freeze_loaded()  # the glossary lives as long as the process: full collections need not walk it
 
     async def publish_commands(self) -> None:
         """Sync slash commands to CONCORD_TEST_GUILD_ID (instant) or, with `run --sync`, globally.

@@ -53,7 +53,7 @@ from bot.glossary.models import (
     slug,
     target_language,
 )
-from bot.glossary.service import SESSION_GAP, Glossary, GlossaryStore
+from bot.glossary.service import SESSION_GAP, Glossary, GlossaryStore, freeze_loaded
 
 __all__ = [
     "CASES",
@@ -102,6 +102,7 @@ __all__ = [
     "WouldOverwrite",
     "clean_list",
     "clean_term",
+    "freeze_loaded",
     "parse_file",
     "resolve_target",
     "slug",

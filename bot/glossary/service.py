@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import time
 import unicodedata
@@ -131,6 +132,9 @@ class Glossary:
         self._checked = 0.0
         self._sessions: dict[int, _Session] = {}  # meeting -> its current session
         self._session_lock = asyncio.Lock()
+        # (meeting, language, concept) -> (session start, the message that introduced it then), as claimed in the
+        # store: within a session the first mention never changes hands, so later messages need not ask again.
+        self._mentions: dict[tuple[int, str, str], tuple[float, int]] = {}
 
     @classmethod
     def configured(cls, store: GlossaryStore, settings: Settings) -> Glossary:
@@ -325,17 +329,31 @@ class Glossary:
                 session.started = now
                 session.saved = -1.0  # a new session is written at once
             session.last = max(session.last, now)
-            if session.last - session.saved >= _SESSION_SAVE_EVERY:
+            started, save = session.started, session.last - session.saved >= _SESSION_SAVE_EVERY
+            if save:
                 session.saved = session.last
-                await self.store.save_glossary_session(meeting_id, session.started, session.last)
-            return session.started
+        if save:  # outside the lock: the meeting's other translations need not wait for the write
+            await self.store.save_glossary_session(meeting_id, started, session.saved)
+        return started
+
+    def forget_mentions(self) -> None:
+        """Forget who introduced which term (a meeting's messages were purged, their first mentions with them)."""
+        self._mentions.clear()
 
     async def _first_mention(self, context: TermContext, session: float | None, language: str, key: str) -> bool:
         """Whether this message introduces the acronym `key` in its meeting's session (and language). The claim
         is one atomic write: of two messages translated at the same moment, one gets the expansion."""
         if context.meeting_id is None or session is None or context.message_id is None:
             return True  # not a meeting's message: it introduces its own acronyms
-        owner = await self.store.claim_glossary_mention(context.meeting_id, language, key, context.message_id, session)
+        mention = (context.meeting_id, language, key)
+        known = self._mentions.get(mention)
+        if known is not None and known[0] == session:
+            owner = known[1]
+        else:
+            owner = await self.store.claim_glossary_mention(
+                context.meeting_id, language, key, context.message_id, session
+            )
+            self._mentions[mention] = (session, owner)
         return owner == context.message_id  # an edit of the introducing message keeps its expansion
 
     # --- writes ---------------------------------------------------------------------------------------
@@ -730,11 +748,14 @@ class Glossary:
 def _applied(
     concepts: dict[tuple[str, int], Concept],
     renderings: dict[tuple[str, str, int], Rendering],
-    changes: Sequence[Change],
+    changes: list[Change],
     by: str,
     at: float,
 ) -> tuple[dict[tuple[str, int], Concept], dict[tuple[str, str, int], Rendering]]:
-    """New dicts: the loaded rows with `changes` written as the store writes them (removals first)."""
+    """New dicts: the loaded rows with `changes` written as the store writes them (removals first).
+
+    Each change in the list is replaced by the row as written (stamped with its author and time), so an import
+    of 60,000 rows never holds an unstamped and a stamped copy of each at once."""
     concepts, renderings = dict(concepts), dict(renderings)
     for change in changes:
         row = change.before if change.after is None else None
@@ -742,14 +763,25 @@ def _applied(
             concepts.pop((row.key, row.guild_id), None)
         elif isinstance(row, Rendering):
             renderings.pop((row.concept_key, row.language, row.guild_id), None)
-    for change in changes:
-        after = change.after
+    for index, change in enumerate(changes):
+        if change.after is None:
+            continue
+        after = replace(change.after, updated_by=by, updated_at=at)
+        changes[index] = Change(change.action, change.before, after)
         if isinstance(after, Concept):
-            concepts[(after.key, after.guild_id)] = replace(after, updated_by=by, updated_at=at)
-        elif isinstance(after, Rendering):
-            key = (after.concept_key, after.language, after.guild_id)
-            renderings[key] = replace(after, updated_by=by, updated_at=at)
+            concepts[(after.key, after.guild_id)] = after
+        else:
+            renderings[(after.concept_key, after.language, after.guild_id)] = after
     return concepts, renderings
+
+
+def freeze_loaded() -> None:
+    """Once the glossary is loaded and its indexes built (startup): collect, then move every object alive out of
+    the cyclic garbage collector's sight (gc.freeze). 5,000 terms in 12 languages are 130,000 objects that live
+    as long as the process; each full collection during a meeting would walk them, about 50 ms with the event
+    loop stopped. Frozen objects are still freed by reference counting when a glossary edit replaces them."""
+    gc.collect()
+    gc.freeze()
 
 
 def _check_size(name: str, size: int, max_bytes: int | None) -> None:
