@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 import annotated_types
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
@@ -179,10 +179,11 @@ class Settings(BaseSettings):
 
     @field_validator("database", "glossary_dir", mode="before")
     @classmethod
-    def _path(cls, value: Any) -> Any:
+    def _path(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
             if not value.strip():
-                raise ValueError("is empty: give a path, e.g. concord.db")
+                example = "concord.db" if info.field_name == "database" else "glossaries (a folder of CSV files)"
+                raise ValueError(f"is empty: give a path, e.g. {example}")
             if "\x00" in value:
                 raise ValueError("contains a NUL character")
             return Path(value.strip()).expanduser()  # no shell expands ~ in .env or docker -e

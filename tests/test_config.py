@@ -45,7 +45,7 @@ BAD_VALUES = [
     ("CONCORD_KEEP_DAYS", "", "is empty"),
     ("CONCORD_RETRY_UNTRANSLATED_EVERY", "-30", "a number from 0 to 86400"),
     ("CONCORD_DATABASE", "", "is empty"),
-    ("CONCORD_GLOSSARY_DIR", " ", "is empty"),
+    ("CONCORD_GLOSSARY_DIR", " ", "is empty: give a path, e.g. glossaries"),
     ("CONCORD_LIBRE_URL", "notaurl", "must be an http:// or https:// URL"),
     ("CONCORD_LIBRE_URL", "ftp://10.0.0.5/", "must be an http:// or https:// URL"),
     ("CONCORD_TIMEZONE", "Pacific", "must be an IANA time zone name"),
