@@ -155,6 +155,10 @@ def test_stats_table_shows_one_line_per_language_with_its_sources(tmp_path):
     env = {"CONCORD_DATABASE": str(tmp_path / "g.db"), "CONCORD_GLOSSARY_DIR": str(tmp_path / "seed")}
     result = cli("glossary", "stats", cwd=tmp_path, env=env)  # seeds on first use, like the other commands
     assert result.returncode == 0, result.stderr
-    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[2:]}
+    table, footer = result.stdout.split("\n\n")
+    rows = {line.split()[0]: line.split() for line in table.splitlines()[2:]}
     assert rows["es"][-5:-1] == ["1", "0", "2", "75%"] and rows["es"][-1] == "SERR-es"  # draft, doubtful, missing
     assert rows["ko"][-6:] == ["1", "0", "0", "11", "8%", "-"]
+    # the review targets: es 9 of 12 approved (75%) meets 70%; zh-TW 4 of 12 misses 50%, and says where to look
+    assert "met: es 75% of 70%" in footer
+    assert "zh-TW 33% of 50%" in footer.split("not met:")[1] and "glossaries/SOURCES.md" in footer
