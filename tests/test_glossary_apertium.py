@@ -9,6 +9,7 @@ from bot import languages
 from bot.config import Settings
 from bot.glossary import Glossary
 from bot.testing import apertium
+from bot.translation import build_translator
 
 pytestmark = pytest.mark.skipif(not apertium.available(), reason="apt-get install apertium apertium-eng-spa")
 
@@ -85,3 +86,18 @@ async def test_a_camp_nearby_does_not_unmake_the_school_counselor(engine, transl
     assert raw(engine, text) == "El campamento counselor y el escolar counselor  ambos atienden."
     counselor = es(translator, "counselor")
     assert result.text == f"El campamento counselor y el {counselor}  ambos atienden."
+
+
+async def test_a_language_the_engine_lacks_is_refused_without_shutting_out_the_ones_it_has(libre, settings, store):
+    """A self-hosted LibreTranslate without Vietnamese answers 400 for it: each Vietnamese message is delivered
+    untranslated (marked), and Spanish keeps being translated; refusals do not open the circuit breaker."""
+    libre.fake.engine, libre.fake.tag = apertium.Apertium(), False
+    service = build_translator(settings.model_copy(update={"breaker_failures": 3}), store)
+    try:
+        for n in range(6):
+            vi = await service.translate(f"Meeting number {n} starts now.", EN, languages.get("vi"))
+            assert not vi.ok and vi.text == f"Meeting number {n} starts now." and "HTTP 400" in (vi.error or "")
+        es = await service.translate("The meeting starts now.", EN, ES)
+        assert es.ok and es.text == raw(libre.fake, "The meeting starts now.")
+    finally:
+        service.close()

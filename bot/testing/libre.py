@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from bot.testing.apertium import UnsupportedPair
+
 # What a LibreTranslate with the published models answers on /languages (zt: Traditional Chinese).
 LANGUAGE_CODES = [
     "en", "es", "vi", "zh", "zt", "ko", "tl", "ar", "fa", "ru", "ja", "pt", "uk", "hi", "ur", "bn", "fr",
@@ -158,7 +160,10 @@ class FakeLibre:
             return self.error(403, f"Invalid API key: {key}")
         if not q or not target:
             return self.error(400, "Invalid request: missing q or target")
-        return self.render(q, source, target)
+        try:
+            return self.render(q, source, target)
+        except UnsupportedPair as exc:  # LibreTranslate answers 400 for a language it lacks, not 500
+            return self.error(400, str(exc))
 
     def error(self, status: int, message: str) -> web.Response:
         return _json(json.dumps({"error": message}), status=status, headers=self.retry_headers(status))
