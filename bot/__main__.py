@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot import bench, config, simulate
+from bot import bench_cli, config, simulate
 from bot.config import ConfigError, Settings
 from bot.languages import BACKENDS, UnknownLanguage
 from bot.logs import setup_logging
@@ -223,7 +223,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     real = args.translator != "local"
     overrides = {"translator": args.translator, "libre_url": args.libre_url, "fallbacks": []} if real else {}
     load_settings(overrides, flags=SIMULATE_FLAGS, translating=real)
-    return bench.cmd_bench(args)
+    return bench_cli.cmd_bench(args)
 
 
 SCRIPT_FORMAT = """\
@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     langs = sub.add_parser("languages", help="the language registry: channel names, direction, backends")
     langs.add_argument("--json", action="store_true", help="one JSON list (backends: [] = interpreter only)")
     langs.set_defaults(func=cmd_languages)
-    bench.add_parser(sub)
+    bench_cli.add_parser(sub)
     sub.choices["bench"].set_defaults(func=cmd_bench)
     return parser
 

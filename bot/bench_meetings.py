@@ -323,7 +323,7 @@ def fault_bench(cfg: DistrictConfig, *, progress: Any = lambda _: None) -> dict[
         progress(f"{cfg.meetings} meetings for {cfg.duration_s:g} s; the primary hangs for {cfg.hang_s:g} s at "
                  f"{cfg.duration_s / 3:.0f} s (child process)")  # fmt: skip
         child = subprocess.Popen(
-            [sys.executable, "-m", "bot.bench", "--fault-child", json.dumps(options)],
+            [sys.executable, "-m", "bot.bench_cli", "--fault-child", json.dumps(options)],
             stdout=subprocess.PIPE,
             text=True,
         )

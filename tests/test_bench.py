@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot import bench
+from bot import bench, bench_cli
 from bot.bench import BenchConfig, DiscordModelSink
 from bot.sinks import Outgoing
 
@@ -76,11 +76,11 @@ async def test_rate_limited_channel_waits_instead_of_dropping():
 
 def test_cli_options_build_the_config():
     parser = argparse.ArgumentParser()
-    bench.add_parser(parser.add_subparsers())
+    bench_cli.add_parser(parser.add_subparsers())
     args = parser.parse_args(["bench", "--languages", "4", "--messages", "20", "--channel-limit", "5/2", "--json"])
-    cfg = bench.config_from(args)
+    cfg = bench_cli.config_from(args)
     assert (cfg.languages, cfg.messages, cfg.channel_limit, args.json) == (4, 20, (5, 2.0), True)
-    assert args.func is bench.cmd_bench
+    assert args.func is bench_cli.cmd_bench
     with pytest.raises(SystemExit):
         parser.parse_args(["bench", "--channel-limit", "fast"])
 
@@ -88,7 +88,7 @@ def test_cli_options_build_the_config():
 # --- the CLI contracts: the last line is one JSON object ------------------------------------------------
 
 
-def bench_cli(*args: str, **env: str) -> tuple[int, dict]:
+def run_bench(*args: str, **env: str) -> tuple[int, dict]:
     import os
     import subprocess
     import sys
@@ -105,7 +105,7 @@ def bench_cli(*args: str, **env: str) -> tuple[int, dict]:
 
 
 def test_meetings_scenario_reports_every_figure_and_delivers_everything():
-    code, report = bench_cli(
+    code, report = run_bench(
         "--meetings", "3", "--languages", "3", "--duration", "4", "--no-search", "--glossary-terms", "20",
         "--latency-ms", "20", "--jitter-ms", "5",
     )  # fmt: skip
@@ -125,13 +125,13 @@ def test_check_fails_the_run_when_a_target_is_missed():
     # No backend latency and no post latency: the floor is ~0 ms, so "e2e <= 1.25 x floor" cannot hold.
     tight = ("--messages", "6", "--languages", "2", "--sequential-messages", "2", "--glossary-terms", "0",
              "--latency-ms", "0", "--jitter-ms", "0", "--sink-latency-ms", "0")  # fmt: skip
-    code, report = bench_cli(*tight, "--check")
+    code, report = run_bench(*tight, "--check")
     assert code == 1 and any(t["result"] == "MISS" for t in report["targets"])
-    assert bench_cli(*tight)[0] == 0  # without --check the figures are printed and the exit is 0
+    assert run_bench(*tight)[0] == 0  # without --check the figures are printed and the exit is 0
 
 
 def test_fault_scenario_fails_over_and_the_process_exits_at_once():
-    code, report = bench_cli(
+    code, report = run_bench(
         "--fault", "hang-primary", "--meetings", "3", "--languages", "3", "--duration", "9", "--hang-s", "4",
         "--glossary-terms", "0", "--latency-ms", "20", "--jitter-ms", "5",
         CONCORD_TRANSLATE_DEADLINE="3",
@@ -146,7 +146,7 @@ def test_fault_scenario_fails_over_and_the_process_exits_at_once():
 
 def test_crash_bench_cli_counts_on_the_channels_with_the_default_languages():
     # The contract `bench --crash --json`: with no --languages it uses the bench's default (12 channels).
-    code, report = bench_cli("--crash", "--messages", "12", "--stops", "1", "--scenario", "sigkill", "--rate", "20")
+    code, report = run_bench("--crash", "--messages", "12", "--stops", "1", "--scenario", "sigkill", "--rate", "20")
     assert code == 0
     assert report["config"]["languages"] == 12
     assert report["expected_deliveries"] == report["sent"] * 12 == report["deliveries"]

@@ -18,16 +18,49 @@ Like Discord:
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from aiohttp import web
-
-if TYPE_CHECKING:
-    from bot.testing.discord_server import Recorded
 
 MiB = 1024 * 1024
 UPLOAD_LIMITS = {0: 10 * MiB, 1: 10 * MiB, 2: 50 * MiB, 3: 100 * MiB}  # by premium tier, as discord.py has them
 THREAD = 11  # public thread
+
+
+class Recorded(Protocol):
+    """What this part needs of a message the server recorded (discord_server.Recorded, which imports us)."""
+
+    id: int
+    channel_id: int
+    author: dict[str, Any]
+    attachments: list[dict[str, Any]]
+    reactions: dict[str, list[str]]
+
+
+@dataclass
+class Upload:
+    """A file on the loopback CDN (served at `url`): attached to a slash command option or to a message."""
+
+    id: int
+    filename: str
+    data: bytes
+    url: str
+    description: str | None = None
+    content_type: str = "text/csv"
+
+    def payload(self) -> dict[str, Any]:
+        payload = {
+            "id": str(self.id),
+            "filename": self.filename,
+            "size": len(self.data),
+            "url": self.url,
+            "proxy_url": self.url,
+            "content_type": self.content_type,
+        }
+        if self.description is not None:
+            payload["description"] = self.description
+        return payload
 
 
 class Conversation:
@@ -46,8 +79,6 @@ class Conversation:
 
     def attach(self, filename: str, data: bytes, description: str | None = None) -> dict[str, Any]:
         """A file stored on the CDN: its attachment payload, as a message carries it."""
-        from bot.testing.discord_server import Upload
-
         upload_id = self.snowflake()
         url = f"http://127.0.0.1:{self.port}/attachments/{upload_id}/{filename}"
         kind = _content_type(filename)

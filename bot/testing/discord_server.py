@@ -52,7 +52,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.testing.discord_conversation import THREAD, Conversation
+from bot.testing.discord_conversation import THREAD, Conversation, Upload
 
 DISCORD_EPOCH = 1420070400000
 API = "/api/v10"
@@ -166,31 +166,6 @@ class Recorded:
     @property
     def pings(self) -> set[str]:
         return would_ping(self.content, self.allowed_mentions)
-
-
-@dataclass
-class Upload:
-    """A file on the loopback CDN (served at `url`): attached to a slash command option or to a message."""
-
-    id: int
-    filename: str
-    data: bytes
-    url: str
-    description: str | None = None
-    content_type: str = "text/csv"
-
-    def payload(self) -> dict[str, Any]:
-        payload = {
-            "id": str(self.id),
-            "filename": self.filename,
-            "size": len(self.data),
-            "url": self.url,
-            "proxy_url": self.url,
-            "content_type": self.content_type,
-        }
-        if self.description is not None:
-            payload["description"] = self.description
-        return payload
 
 
 @dataclass
