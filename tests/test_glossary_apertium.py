@@ -54,6 +54,9 @@ async def test_terms_are_right_and_the_engines_other_words_are_kept(engine, tran
         "I saw a news report about the storm.",
         "You can pay with a credit card at the front office.",
         "Write to me at ana.garcia@school.org or visit www.school.org/families.",
+        "That is a great IDEA!",
+        "PLEASE CAST YOUR VOTE TODAY.",
+        "The transcript of the podcast is online.",
     ],
 )
 async def test_sentences_without_a_term_are_exactly_the_engines(engine, translator, text):

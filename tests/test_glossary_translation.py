@@ -179,6 +179,22 @@ async def test_a_term_word_in_another_sense_is_not_the_term(translator, glossary
     assert (await translator.translate(text, EN, ES)).terms == ()
 
 
+async def test_an_acronym_that_is_also_a_word_is_the_word_in_a_sentence_written_in_capitals(
+    translator, glossary, libre, strategy
+):
+    libre.fake.tag = False
+    traps = {"GATE": "PUERTA", "PLEASE CLOSE THE": "CIERRE LA", "BEHIND YOU": "TRAS USTED", "Ask about": "Pregunte por"}
+    libre.fake.dictionary = {"es": traps}
+    shouted = "PLEASE CLOSE THE GATE BEHIND YOU."
+    result = await translator.translate(shouted, EN, ES)
+    assert result.text == libre.fake.render(shouted, "en", "es") and result.terms == ()
+    # written normally, or in a list of school acronyms (IEP, SST: glossary words, not shouting), it is GATE
+    for text in ("Ask about GATE today.", "Ask about IEP, SST, GATE."):
+        result = await translator.translate(text, EN, ES)
+        assert [t.key for t in result.terms if t.key == "gate"] == ["gate"], (text, result.text)
+        assert "PUERTA" not in result.text
+
+
 async def test_the_term_and_the_same_word_in_another_sense_in_one_message(translator, glossary, libre, strategy):
     libre.fake.tag = False
     libre.fake.dictionary = {"es": {"principal reason": "razón principal", "principal": "principal"}}

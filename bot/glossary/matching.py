@@ -13,6 +13,7 @@ senses (a concept's exceptions: "principal reason" is not the school's principal
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 
 from bot.glossary.models import ENFORCED, GLOBAL, BadTerm, Concept, Rendering, Snapshot, is_acronym
@@ -182,6 +183,17 @@ def near(text: str, start: int, end: int, words: frozenset[str]) -> bool:
         if folded in words or folded.rstrip("s") in words or folded.removesuffix("es") in words:
             return True
     return False
+
+
+def shouting(text: str, start: int, end: int, terms: Container[str]) -> bool:
+    """Whether the sentence around text[start:end] is written in capitals ("PLEASE CAST YOUR VOTE"): there an
+    acronym that is also a word (a concept with exceptions: IDEA, CAST, GATE) is read as the word. Words that
+    start a glossary form (`terms`, lower case) do not count: "ELPAC, CAASPP, CAST" is a list of tests."""
+    left = _CLAUSE_END.split(text[max(0, start - 200) : start])[-1]
+    right = _CLAUSE_END.split(text[end : end + 200])[0]
+    words = [w for w in _WORDS.findall(left + " " + right) if any(ch.isalpha() for ch in w)]
+    words = [w for w in words if w.casefold() not in terms]
+    return len(words) >= 2 and all(w.upper() == w for w in words)
 
 
 def check_senses(concept: Concept) -> None:
@@ -456,6 +468,7 @@ class Matcher:
         """At each position not inside the previous pick: the longest form this target renders (first wins),
         unless the words around it say it means something else (the concept's exceptions)."""
         get, senses, excepted = self.targets.get, self.index.senses, self.index.excepted
+        words = self.index.words
         hits: list[Hit] = []
         taken = 0
         for start, matched in candidates:
@@ -465,7 +478,14 @@ class Matcher:
             for end, form in matched:
                 if best is None or end > best.end:
                     target = get(form.key)
-                    if target is None or (form.english and form.key in senses and excepted(text, start, end, form.key)):
+                    if target is None or (
+                        form.english
+                        and form.key in senses
+                        and (
+                            excepted(text, start, end, form.key)
+                            or (form.case_sensitive and shouting(text, start, end, words))
+                        )
+                    ):
                         continue
                     best = Hit(start, end, form, target)
             if best is not None:
