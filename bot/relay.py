@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -62,6 +63,7 @@ from bot.translation import Translation, TranslationService
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+SWITCH_INTERVAL = 0.001  # seconds a thread may hold the GIL while the event loop waits (see start)
 DISCORD_LIMIT = 1900  # Discord allows 2000; the sink may add a reply link or the author's name
 UNTRANSLATED = "⏳"  # marks an original delivered because translation failed; replaced when a retry succeeds
 NEEDS_INTERPRETER = "🗣️"  # marks an original in a language no engine covers
@@ -257,6 +259,9 @@ class RelayEngine:
         """Forget expired meeting text, load what the meetings' languages need (detection models, Chinese
         converters), resume every post, edit and delete a previous run left owed (in order), then retry what is
         due periodically."""
+        # Backend calls run in threads; by default a thread keeps the GIL up to 5 ms before the event loop gets
+        # it back, and that wait lands on every channel's post. 1 ms keeps the loop's turn short.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         await self.purge()
         warming = {
             self._warm(await self.store.meeting_channels(m))
