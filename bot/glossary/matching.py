@@ -172,12 +172,17 @@ def context_words(entry: str) -> frozenset[str]:
     return frozenset(w.casefold() for w in re.split(r"[/\s]+", entry.lstrip("~")) if w)
 
 
+def _around(text: str, start: int, end: int) -> tuple[list[str], list[str]]:
+    """The words before and after text[start:end] in its sentence (up to 200 characters each side)."""
+    left = _CLAUSE_END.split(text[max(0, start - 200) : start])[-1]
+    right = _CLAUSE_END.split(text[end : end + 200])[0]
+    return _WORDS.findall(left), _WORDS.findall(right)
+
+
 def near(text: str, start: int, end: int, words: frozenset[str]) -> bool:
     """Whether one of `words` (or its plural) is within a few words of text[start:end], in the same sentence."""
-    left = text[max(0, start - 200) : start]
-    left = _CLAUSE_END.split(left)[-1]
-    right = _CLAUSE_END.split(text[end : end + 200])[0]
-    found = _WORDS.findall(left)[-_SENSE_WORDS:] + _WORDS.findall(right)[:_SENSE_WORDS]
+    left, right = _around(text, start, end)
+    found = left[-_SENSE_WORDS:] + right[:_SENSE_WORDS]
     for word in found:
         folded = word.casefold()
         if folded in words or folded.rstrip("s") in words or folded.removesuffix("es") in words:
@@ -189,10 +194,8 @@ def shouting(text: str, start: int, end: int, terms: Container[str]) -> bool:
     """Whether the sentence around text[start:end] is written in capitals ("PLEASE CAST YOUR VOTE"): there an
     acronym that is also a word (a concept with exceptions: IDEA, CAST, GATE) is read as the word. Words that
     start a glossary form (`terms`, lower case) do not count: "ELPAC, CAASPP, CAST" is a list of tests."""
-    left = _CLAUSE_END.split(text[max(0, start - 200) : start])[-1]
-    right = _CLAUSE_END.split(text[end : end + 200])[0]
-    words = [w for w in _WORDS.findall(left + " " + right) if any(ch.isalpha() for ch in w)]
-    words = [w for w in words if w.casefold() not in terms]
+    left, right = _around(text, start, end)
+    words = [w for w in left + right if any(ch.isalpha() for ch in w) and w.casefold() not in terms]
     return len(words) >= 2 and all(w.upper() == w for w in words)
 
 
