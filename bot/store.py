@@ -771,32 +771,42 @@ class Store:
             pass
 
     @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[bool]:
+        """This task's turn to write on the shared connection; True when it already has it (nested use)."""
+        task = asyncio.current_task()
+        if task is not None and self._writer is task:
+            yield True
+            return
+        async with self._write_lock:
+            self._writer = task
+            try:
+                yield False
+            finally:
+                self._writer = None
+
+    @contextlib.asynccontextmanager
     async def transaction(self, *, immediate: bool = True) -> AsyncIterator[None]:
-        """One write transaction, all or nothing: every write in this module goes through it.
+        """One write transaction, all or nothing: every multi-statement write in this module goes through it
+        (a single write goes through `_atomic`).
 
         The asyncio lock keeps other coroutines' statements and commits out of it (they share this one
         connection); BEGIN IMMEDIATE keeps other processes out. `immediate=False` saves that round trip on the
         hot path when the first statement is a write (which takes SQLite's write lock at once anyway). Nested
         use joins the outer transaction."""
-        task = asyncio.current_task()
-        if task is not None and self._writer is task:
-            yield
-            return
-        async with self._write_lock:
-            self._writer = task
-            try:
-                if self.db.in_transaction:  # a write outside transaction() left one open: end it first
-                    await self.db.commit()
-                if immediate:
-                    await self._exec("BEGIN IMMEDIATE")
-                try:
-                    yield
-                except BaseException:
-                    await self.db.rollback()
-                    raise
+        async with self._turn() as joined:
+            if joined:
+                yield
+                return
+            if self.db.in_transaction:  # a write outside transaction() left one open: end it first
                 await self.db.commit()
-            finally:
-                self._writer = None
+            if immediate:
+                await self._exec("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self.db.rollback()
+                raise
+            await self.db.commit()
 
     async def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
         """One write statement, atomic by itself, in one round trip."""
@@ -809,15 +819,10 @@ class Store:
 
         aiosqlite has no public way to run a function on its thread; `Connection._execute` is what its public
         methods do it with (0.20 to 0.22). `work` must close its cursors (there) and return plain values."""
-        task = asyncio.current_task()
-        if task is not None and self._writer is task:
-            return await self.db._execute(lambda: work(self.db._conn))
-        async with self._write_lock:
-            self._writer = task
-            try:
-                return await self.db._execute(_committed, self.db, work)
-            finally:
-                self._writer = None
+        async with self._turn() as joined:
+            if joined:
+                return await self.db._execute(lambda: work(self.db._conn))
+            return await self.db._execute(_committed, self.db, work)
 
     async def schema_version(self) -> int:
         row = await self._one("PRAGMA user_version")
