@@ -262,5 +262,5 @@ async def run(settings: Settings, warnings: list[str], *, discord: bool = True) 
         return report
     from bot.discord.probe import probe_discord  # imports discord only here
 
-    report.findings += [Finding(*found) for found in await probe_discord(settings)]
+    report.findings += await probe_discord(settings)
     return report

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, NamedTuple
+from typing import Any
 
 import aiohttp
 import discord
 
+from bot.check import Finding
 from bot.config import Settings, env_name
 from bot.discord.bot import use_api_base
 from bot.discord.helpers import MEETING_NEEDS, invite_url, lacking
@@ -22,15 +23,6 @@ MESSAGE_CONTENT_FLAGS = (
 )
 PROBE_TIMEOUT = 15.0  # seconds for each Discord request
 PROBE_GUILDS = 25  # servers looked at in detail
-
-
-class Finding(NamedTuple):
-    """One line of the report; bot.check makes its own Finding of it (check imports this module, not back)."""
-
-    status: str  # "ok" | "warn" | "fail"
-    subject: str
-    detail: str
-    fix: str | None = None
 
 
 async def probe_discord(settings: Settings) -> list[Finding]:

@@ -19,23 +19,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+
+if TYPE_CHECKING:  # the server imports this module; the type only, for annotations
+    from bot.testing.discord_server import Recorded
 
 MiB = 1024 * 1024
 UPLOAD_LIMITS = {0: 10 * MiB, 1: 10 * MiB, 2: 50 * MiB, 3: 100 * MiB}  # by premium tier, as discord.py has them
 THREAD = 11  # public thread
-
-
-class Recorded(Protocol):
-    """What this part needs of a message the server recorded (discord_server.Recorded, which imports us)."""
-
-    id: int
-    channel_id: int
-    author: dict[str, Any]
-    attachments: list[dict[str, Any]]
-    reactions: dict[str, list[str]]
 
 
 @dataclass
